@@ -1,0 +1,111 @@
+"""Settings: every knob of askbot, typed, read from the environment and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+
+IdList = Annotated[list[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """All settings; environment names are ASKBOT_<NAME>, except DISCORD_TOKEN."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASKBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # `ASKBOT_DB_PATH=` in a copied .env.example means "use the default", not Path("").
+        env_ignore_empty=True,
+        validate_default=True,
+    )
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of articles (.txt, .md, .jsonl).")
+    data_dir: Path = Field(
+        Path(".askbot"), description="Where the saved index and the query log live by default."
+    )
+    db_path: Path | None = Field(None, description="SQLite query log (default DATA_DIR/askbot.db).")
+    index_dir: Path | None = Field(None, description="Saved indexes (default DATA_DIR/index).")
+    top_k: int = Field(3, ge=1, le=20, description="Passages cited per answer.")
+    bm25_k1: float = Field(1.5, ge=0, description="BM25Okapi k1 (term frequency saturation).")
+    bm25_b: float = Field(0.75, ge=0, le=1, description="BM25Okapi b (length normalisation).")
+    bm25_epsilon: float = Field(
+        0.25, ge=0, description="BM25Okapi epsilon (floor for negative idf)."
+    )
+    min_coverage: float = Field(
+        0.5, ge=0, le=1, description="Share of the question's weight a passage must cover."
+    )
+    max_file_mb: int = Field(64, ge=1, description="Corpus files larger than this are skipped.")
+    log_retention_days: int = Field(
+        90, ge=0, description="Query-log rows older than this are deleted (0 keeps them forever)."
+    )
+
+    discord_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DISCORD_TOKEN", "ASKBOT_DISCORD_TOKEN"),
+        description="The bot token from the Discord developer portal (secret).",
+    )
+    discord_api_base: str = Field(DEFAULT_API_BASE, description="Discord REST base URL.")
+    guild_ids: IdList = Field(
+        default_factory=list, description="Guilds to sync commands to instantly (else global)."
+    )
+    admin_role_ids: IdList = Field(
+        default_factory=list, description="Roles allowed admin commands."
+    )
+    admin_user_ids: IdList = Field(
+        default_factory=list, description="Users allowed admin commands."
+    )
+    ask_channel_ids: IdList = Field(
+        default_factory=list,
+        description="Channels where every question is answered (needs the message-content intent).",
+    )
+    cooldown_seconds: float = Field(5.0, ge=0, description="Per-user pause between questions.")
+    cooldown_rate: int = Field(3, ge=1, description="Questions a user may ask per cooldown window.")
+    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING, ERROR.")
+
+    @field_validator(
+        "guild_ids", "admin_role_ids", "admin_user_ids", "ask_channel_ids", mode="before"
+    )
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        """Accept "1,2 3" from the environment as well as lists."""
+        if isinstance(value, str):
+            parts = value.replace(",", " ").split()
+            try:
+                return [int(p) for p in parts]
+            except ValueError:
+                raise ValueError(
+                    f"expected Discord ids separated by commas, got {value!r}"
+                ) from None
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @property
+    def database(self) -> Path:
+        """The query log's path."""
+        return self.db_path or self.data_dir / "askbot.db"
+
+    @property
+    def indexes(self) -> Path:
+        """The folder of saved indexes."""
+        return self.index_dir or self.data_dir / "index"
+
+    def public(self) -> dict[str, Any]:
+        """Every effective setting with its environment name, secrets masked."""
+        out: dict[str, Any] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            env = "DISCORD_TOKEN" if name == "discord_token" else f"ASKBOT_{name.upper()}"
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            out[env] = {"value": value, "description": field.description or ""}
+        return out

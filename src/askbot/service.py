@@ -1,0 +1,175 @@
+"""AskService: owns the current index and the query log; answers and reindexes off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+
+from askbot.search.analysis import Analyzer
+from askbot.search.answer import AnswerOptions, build_answer
+from askbot.search.index import Index
+from askbot.search.models import Answer
+from askbot.search.store import IndexSpec, Opened, ReindexReport, compare, open_index
+from askbot.search.worker import spec_to_json
+from askbot.storage.querylog import QueryLog, QueryRecord, new_query_id, utc_now
+
+log = logging.getLogger(__name__)
+
+
+class ReindexError(Exception):
+    """A reindex could not produce a new index; the old one keeps serving."""
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """An answer with the id it was logged under and how long it took."""
+
+    query_id: str
+    answer: Answer
+    latency_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asked, and where: stored with the query."""
+
+    surface: str = "cli"
+    guild_id: int | None = None
+    channel_id: int | None = None
+    user_id: int | None = None
+
+
+async def build_in_worker(spec: IndexSpec) -> str:
+    """Build and save the index in a child process; returns the saved folder.
+
+    The parent then memory-maps the result, so neither the build's CPU nor its memory peak
+    lands in the bot's process.
+    """
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "askbot.search.worker",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate(spec_to_json(spec).encode())
+    lines = out.decode(errors="replace").strip().splitlines()
+    try:
+        result = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        result = {}
+    if proc.returncode == 0 and "path" in result:
+        return str(result["path"])
+    reason = result.get("error") or (err.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+    raise ReindexError(f"could not build the index: {reason}")
+
+
+class AskService:
+    """Answers questions from the current index and logs each one.
+
+    The index is replaced by a single reference assignment, so a question being answered while
+    a reindex finishes sees either the old or the new index, whole.
+    """
+
+    def __init__(
+        self,
+        index: Index,
+        querylog: QueryLog,
+        spec: IndexSpec,
+        *,
+        analyzer: Analyzer | None = None,
+        options: AnswerOptions | None = None,
+    ) -> None:
+        self._index = index
+        self.log = querylog
+        self.spec = spec
+        self.analyzer = analyzer or Analyzer(spec.language)
+        self.options = options or AnswerOptions()
+        self._reindex_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        spec: IndexSpec,
+        querylog: QueryLog,
+        *,
+        options: AnswerOptions | None = None,
+    ) -> AskService:
+        """Load (or build, in a worker thread) the index for ``spec`` and return the service."""
+        analyzer = Analyzer(spec.language)
+        opened: Opened = await asyncio.to_thread(open_index, spec, analyzer)
+        return cls(opened.index, querylog, spec, analyzer=analyzer, options=options)
+
+    @property
+    def index(self) -> Index:
+        """The index questions are answered from right now."""
+        return self._index
+
+    @property
+    def reindexing(self) -> bool:
+        """Whether a reindex is running."""
+        return self._reindex_lock.locked()
+
+    def answer_now(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer without logging, on the calling thread (pure CPU, ~1 ms)."""
+        options = self.options
+        if top_k is not None and top_k != options.top_k:
+            options = AnswerOptions(
+                top_k=top_k, min_coverage=options.min_coverage, candidates=options.candidates
+            )
+        return build_answer(question, self._index, self.analyzer, options)
+
+    async def ask(
+        self, question: str, asker: Asker | None = None, top_k: int | None = None
+    ) -> Asked:
+        """Answer a question off the event loop and queue its log record."""
+        asker = asker or Asker()
+        ts = utc_now()
+        started = time.perf_counter()
+        answer = await asyncio.to_thread(self.answer_now, question, top_k)
+        latency = (time.perf_counter() - started) * 1000.0
+        record = QueryRecord(
+            id=new_query_id(),
+            ts=ts,
+            surface=asker.surface,
+            guild_id=asker.guild_id,
+            channel_id=asker.channel_id,
+            user_id=asker.user_id,
+            question=question,
+            answered=answer.answered,
+            confidence=answer.confidence,
+            passages=tuple((p.citation.passage_id, round(p.score, 6)) for p in answer.passages),
+            latency_ms=round(latency, 3),
+        )
+        await self.log.record(record)
+        return Asked(query_id=record.id, answer=answer, latency_ms=latency)
+
+    async def reindex(self) -> ReindexReport:
+        """Rebuild from the corpus folder in a worker process and swap the new index in.
+
+        Questions keep being answered from the old index until the swap. A corpus that cannot be
+        read, or that has no articles left, raises ReindexError and the old index stays.
+        """
+        async with self._reindex_lock:
+            started = time.perf_counter()
+            path = await build_in_worker(self.spec)
+            new = await asyncio.to_thread(Index.load, path)
+            if new.n_docs == 0:
+                raise ReindexError(
+                    f"the corpus folder {self.spec.corpus_dir} has no readable articles "
+                    f"({len(new.skipped)} files skipped); still serving the previous index"
+                )
+            old, self._index = self._index, new
+            report = compare(old, new, time.perf_counter() - started)
+            log.info(
+                "reindexed: %d articles, %d passages (+%d ~%d -%d, %d skipped) in %.2fs",
+                report.articles, report.passages, len(report.added), len(report.changed),
+                len(report.removed), len(report.skipped), report.seconds,
+            )  # fmt: skip
+            return report
+
+    async def close(self) -> None:
+        """Flush and close the query log."""
+        await self.log.close()

@@ -1,0 +1,106 @@
+"""The BM25Okapi index: exact scores against rank-bm25, top-k, save and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BUNDLED_CORPUS, SHARED
+from rank_bm25 import BM25Okapi
+
+from askbot.search.analysis import Analyzer
+from askbot.search.corpus import load_corpus, split_passages
+from askbot.search.index import BM25Params, Index, IndexFormatError, build_index, tokenize_passages
+from askbot.search.models import Article
+
+A = Analyzer()
+SQUAD = SHARED / "corpora" / "squad-v1.1-dev" / "articles"
+
+
+def _reference(articles: list[Article], params: BM25Params) -> tuple[Index, BM25Okapi]:
+    index = build_index(articles, A, params)
+    passages = [p for a in articles for p in split_passages(a)]
+    return index, BM25Okapi(tokenize_passages(passages, A), k1=params.k1, b=params.b,
+                            epsilon=params.epsilon)  # fmt: skip
+
+
+def test_hand_checkable_corpus_has_the_expected_average_length() -> None:
+    """Three passages of 4, 5 and 6 terms average 5."""
+    article = Article(id="t", title="T", paragraphs=(
+        "alpha beta gamma delta", "alpha beta gamma delta epsilon",
+        "alpha beta gamma delta epsilon zeta",
+    ))  # fmt: skip
+    index = build_index([article], A)
+    assert index.avgdl == 5
+    assert index.document_frequency("alpha") == 3 and index.document_frequency("zeta") == 1
+
+
+def test_scores_equal_rank_bm25_on_the_bundled_corpus() -> None:
+    """Every passage's score matches BM25Okapi.get_scores to 1e-9."""
+    index, ref = _reference(list(load_corpus(BUNDLED_CORPUS).articles), BM25Params())
+    for question in ("what did Biegun say", "north korea summit talks", "crane Mecca killed",
+                     "the president said the president"):  # fmt: skip
+        terms = A.terms(question)
+        np.testing.assert_allclose(
+            index.get_scores(terms), ref.get_scores(terms), rtol=0, atol=1e-9
+        )
+
+
+@pytest.mark.skipif(not SQUAD.is_dir(), reason="shared SQuAD corpus not present")
+def test_scores_equal_rank_bm25_on_squad_with_other_parameters() -> None:
+    """A 2,000-paragraph real corpus, non-default k1/b/epsilon, still exact to 1e-9."""
+    params = BM25Params(k1=1.2, b=0.6, epsilon=0.5)
+    index, ref = _reference(list(load_corpus(SQUAD).articles), params)
+    for question in ("When did the 1973 oil crisis begin?", "Which NFL team won Super Bowl 50?",
+                     "What is the the the oxygen"):  # fmt: skip
+        terms = A.terms(question)
+        np.testing.assert_allclose(
+            index.get_scores(terms), ref.get_scores(terms), rtol=0, atol=1e-9
+        )
+
+
+def test_top_k_is_the_best_scores_in_order_with_ties_by_position() -> None:
+    """search() returns the k best of get_scores, ties broken by passage order."""
+    index = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+    terms = A.terms("north korea talks")
+    scores = index.get_scores(terms)
+    expected = sorted(range(len(scores)), key=lambda d: (-scores[d], d))[:7]
+    assert [h.doc for h in index.search(terms, 7)] == expected
+
+
+def test_unknown_terms_find_nothing() -> None:
+    """A query of terms absent from the corpus returns no hits."""
+    index = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+    assert index.search(["zzzz"], 5) == []
+
+
+def test_saved_index_loads_with_the_same_results(tmp_path: Path) -> None:
+    """save() then load() gives identical hits and passage texts."""
+    index = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+    loaded = Index.load(index.save(tmp_path / "idx"))
+    terms = A.terms("Biegun")
+    assert loaded.search(terms, 5) == index.search(terms, 5)
+    assert loaded.text(7) == index.text(7) and loaded.passage_id(7) == index.passage_id(7)
+
+
+def test_index_of_another_format_version_is_refused(tmp_path: Path) -> None:
+    """A saved index from another version raises IndexFormatError naming the version."""
+    path = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A).save(tmp_path / "idx")
+    meta = (path / "meta.json").read_text().replace('"format_version": 1', '"format_version": 99')
+    (path / "meta.json").write_text(meta)
+    with pytest.raises(IndexFormatError, match="version 99"):
+        Index.load(path)
+
+
+def test_index_of_another_analyzer_is_refused(tmp_path: Path) -> None:
+    """Loading with a different analyzer fingerprint raises IndexFormatError."""
+    path = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A).save(tmp_path / "idx")
+    with pytest.raises(IndexFormatError, match="analyzer"):
+        Index.load(path, analyzer_fingerprint="other")
+
+
+def test_empty_corpus_builds_an_empty_index() -> None:
+    """No articles: zero passages and no hits, not a crash."""
+    index = build_index([], A)
+    assert len(index) == 0 and index.search(["x"], 3) == []
