@@ -139,3 +139,37 @@ async def test_locked_database_delays_writes_without_losing_them(tmp_path: Path)
     assert await log.flush(timeout=5)
     assert await log.count() == 1
     await log.close()
+
+
+async def test_full_disk_keeps_rows_queued_until_space_returns(tmp_path: Path) -> None:
+    """A write that fails with SQLITE_FULL loses nothing; rows land once writes succeed."""
+    log = await QueryLog.open(tmp_path / "q.db")
+    log._retry_seconds = 0.01
+    await log.record(_rec("before"))
+    assert await log.flush()
+    pages = (await (await log._conn.execute("PRAGMA page_count")).fetchone())[0]  # type: ignore[index]
+    await log._conn.execute(f"PRAGMA max_page_count = {pages}")
+    for i in range(200):
+        log.record_nowait(_rec("x" * 2000 + str(i)))
+    assert not await log.flush(timeout=0.5)
+    assert "full" in log.last_error
+    await log._conn.execute("PRAGMA max_page_count = 1073741823")
+    assert await log.flush(timeout=5)
+    assert await log.count() == 201 and log.last_error == ""
+    await log.close()
+
+
+async def test_deleted_database_is_recreated_and_writes_resume(tmp_path: Path) -> None:
+    """Deleting the file while running: later records land in a fresh file at the same path."""
+    path = tmp_path / "q.db"
+    log = await QueryLog.open(path)
+    await log.record(_rec("first"))
+    assert await log.flush()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    await log.record(_rec("after delete"))
+    assert await log.flush(timeout=5)
+    await log.close()
+    again = await QueryLog.open(path)
+    assert [r.question for r in await again.recent()] == ["after delete"]
+    await again.close()

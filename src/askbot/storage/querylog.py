@@ -169,6 +169,8 @@ class QueryLog:
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._retry_seconds = retry_seconds
+        self._busy_timeout = 5.0
+        self._inode: int | None = None
         self.last_error: str = ""
 
     @classmethod
@@ -178,28 +180,26 @@ class QueryLog:
         A file that is not an SQLite database is refused and never overwritten.
         """
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise QueryLogError(
-                f"cannot create the folder for the query log {path}: {exc}"
-            ) from None
-        try:
-            conn = await aiosqlite.connect(path, timeout=busy_timeout)
-        except sqlite3.Error as exc:
-            raise QueryLogError(f"cannot open the query log {path}: {exc}") from None
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await _migrate(conn)
-        except sqlite3.DatabaseError as exc:
-            await conn.close()
-            raise QueryLogError(
-                f"the query log {path} is not a usable SQLite database ({exc}). askbot will not "
-                "overwrite it: move the file aside or set ASKBOT_DB_PATH to another path."
-            ) from None
-        return cls(conn, path)
+        log_ = cls(await _connect(path, busy_timeout), path)
+        log_._busy_timeout = busy_timeout
+        log_._inode = _inode(path)
+        return log_
+
+    async def _reopen_if_deleted(self) -> None:
+        """Start a fresh file when the one we were writing to was deleted or replaced.
+
+        SQLite would otherwise keep writing into the unlinked file and lose every row at close.
+        """
+        inode = _inode(self.path)
+        if inode == self._inode and inode is not None:
+            return
+        log.error(
+            "query log %s was deleted or replaced while running; starting it again", self.path
+        )
+        with contextlib.suppress(sqlite3.Error):
+            await self._conn.close()
+        self._conn = await _connect(self.path, self._busy_timeout)
+        self._inode = _inode(self.path)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -229,14 +229,15 @@ class QueryLog:
             while self._queue:
                 batch = list(self._queue)
                 try:
+                    await self._reopen_if_deleted()
                     await self._conn.executemany(
                         f"INSERT OR IGNORE INTO queries ({_COLUMNS}) VALUES "
                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [_row(r) for r in batch],
                     )
                     await self._conn.commit()
-                except sqlite3.Error as exc:
-                    # Locked, read-only or full: keep the rows and try again later.
+                except (sqlite3.Error, QueryLogError) as exc:
+                    # Locked, read-only, full or gone: keep the rows and try again later.
                     msg = f"query log {self.path}: write failed ({exc}); {len(batch)} rows kept"
                     if msg != self.last_error:
                         log.error("%s, retrying", msg)
@@ -415,6 +416,40 @@ class QueryLog:
             (key, value),
         )
         await self._conn.commit()
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
+
+
+async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
+    """A connection in WAL mode with the schema migrated; QueryLogError says what is wrong."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise QueryLogError(f"cannot create the folder for the query log {path}: {exc}") from None
+    try:
+        conn = await aiosqlite.connect(path, timeout=busy_timeout)
+    except sqlite3.Error as exc:
+        raise QueryLogError(f"cannot open the query log {path}: {exc}") from None
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await _migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        await conn.close()
+        raise QueryLogError(
+            f"the query log {path} is not a usable SQLite database ({exc}). askbot will not "
+            "overwrite it: move the file aside or set ASKBOT_DB_PATH to another path."
+        ) from None
+    except QueryLogError:
+        await conn.close()
+        raise
+    return conn
 
 
 async def _migrate(conn: aiosqlite.Connection) -> None:

@@ -1,0 +1,42 @@
+"""Settings: environment names, id lists, defaults, and the token kept secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from askbot.config import Settings
+
+
+def test_token_never_appears_in_repr_or_str(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DISCORD_TOKEN is a secret: repr, str and public() mask it."""
+    monkeypatch.setenv("DISCORD_TOKEN", "MTIz.secret.token")
+    settings = Settings(_env_file=None)
+    assert settings.discord_token is not None
+    assert settings.discord_token.get_secret_value() == "MTIz.secret.token"
+    for text in (repr(settings), str(settings), str(settings.public())):
+        assert "MTIz.secret.token" not in text
+
+
+def test_id_lists_accept_commas_and_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ASKBOT_GUILD_IDS="1, 2 3" gives [1, 2, 3]."""
+    monkeypatch.setenv("ASKBOT_GUILD_IDS", "1, 2 3")
+    assert Settings(_env_file=None).guild_ids == [1, 2, 3]
+
+
+def test_malformed_id_list_names_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-numeric id is rejected with the value quoted."""
+    monkeypatch.setenv("ASKBOT_ADMIN_ROLE_IDS", "12,abc")
+    with pytest.raises(ValidationError, match="abc"):
+        Settings(_env_file=None)
+
+
+def test_empty_values_from_a_copied_env_example_mean_defaults(tmp_path: Path) -> None:
+    """`ASKBOT_DB_PATH=` in .env leaves the default database path."""
+    env = tmp_path / ".env"
+    env.write_text("ASKBOT_DB_PATH=\nASKBOT_GUILD_IDS=\nDISCORD_TOKEN=\n")
+    settings = Settings(_env_file=env)
+    assert settings.database == Path(".askbot") / "askbot.db"
+    assert settings.guild_ids == [] and settings.discord_token is None
