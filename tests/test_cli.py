@@ -221,3 +221,25 @@ def test_python_dash_m_askbot_prints_the_version() -> None:
     result = subprocess.run([sys.executable, "-m", "askbot", "--version"], capture_output=True,
                             text=True, cwd=REPO, check=False)  # fmt: skip
     assert result.returncode == 0 and result.stdout.startswith("askbot ")
+
+
+def test_eval_prints_figures_for_askbot_and_the_baseline(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eval --json --baseline` prints one object per engine with hit@1 and MRR."""
+    questions = write(
+        tmp_path / "q.jsonl", json.dumps({"question": "What did Biegun say?", "article": SEED_ID})
+    )
+    assert main(["eval", "--json", "--baseline", str(questions)]) == 0
+    engines = _json_lines(capsys.readouterr().out)
+    assert [e["engine"] for e in engines] == ["askbot", "rank-bm25 (whitespace)"]
+    assert engines[0]["hit@1"] == 1.0
+
+
+def test_eval_of_a_malformed_file_is_a_usage_error(
+    env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line that is not JSON exits 2 naming the line."""
+    questions = write(tmp_path / "q.jsonl", "not json\n")
+    assert main(["eval", str(questions)]) == 2
+    assert "line 1" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -409,6 +410,59 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure answer quality on judged questions: hit@1, hit@k, MRR, unanswered rate."""
+    from askbot.search.evaluate import EvalFileError, evaluate, evaluate_baseline, parse_judged
+
+    try:
+        with open(args.file, encoding="utf-8") as fh:
+            judged = parse_judged(fh)
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    except EvalFileError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    if not judged:
+        raise UsageError(f"{args.file} has no questions")
+    analyzer = Analyzer()
+    opened = open_current_index(settings, analyzer)
+    k = args.top_k or 5
+    options = AnswerOptions(top_k=k, min_coverage=settings.min_coverage)
+    results = [evaluate(judged, opened.index, analyzer, options)]
+    if args.baseline:
+        results.append(evaluate_baseline(judged, opened.index, k))
+    if args.json:
+        for r in results:
+            print(json.dumps({
+                "engine": r.engine, "questions": r.questions, "hit@1": round(r.hit_at_1, 4),
+                f"hit@{k}": round(r.hit_at_k, 4), "mrr": round(r.mrr, 4),
+                "unanswered": round(r.unanswered, 4),
+                "misses": [dataclasses.asdict(m) for m in r.misses],
+            }, ensure_ascii=False))  # fmt: skip
+        return EXIT_OK
+    out = _stdout()
+    table = Table(title=f"{len(judged)} questions from {args.file}")
+    for col in ("engine", "hit@1", f"hit@{k}", "MRR", "unanswered"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(
+            r.engine,
+            f"{r.hit_at_1:.3f}",
+            f"{r.hit_at_k:.3f}",
+            f"{r.mrr:.3f}",
+            f"{r.unanswered:.1%}",
+        )
+    out.print(table)
+    misses = results[0].misses
+    if misses:
+        out.print(f"\n[bold]askbot misses[/] ({len(misses)}; first {min(len(misses), args.show)}):")
+        for m in misses[: args.show]:
+            got = ", ".join(m.got[:3]) or "(unanswered)"
+            out.print(
+                f"  {escape(m.question)}\n    expected {escape(m.expected)}, got {escape(got)}"
+            )
+    return EXIT_OK
+
+
 # -- config, health, init, run --------------------------------------------------------------------
 
 
@@ -505,7 +559,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Start the Discord bot."""
     from askbot.bot.launcher import run_bot
 
-    return run_bot(settings)
+    code: int = run_bot(settings)
+    return code
 
 
 # -- argument parsing -----------------------------------------------------------------------------
@@ -523,6 +578,9 @@ EXAMPLES: dict[str, str] = {
     "init": "askbot init my-newsroom",
     "forget": "askbot forget 123456789012345678",
     "run": "DISCORD_TOKEN=... askbot run",
+    "eval": "askbot eval questions.jsonl --baseline\n  askbot eval --corpus ../shared/corpora/squad-v1.1-dev/articles "
+    "../shared/corpora/squad-v1.1-dev/questions.jsonl --baseline\n\n"
+    'Each line: {"question": "...", "article": "politics/012", "paragraph": 7}  (paragraph optional, 1-based)',
 }
 
 
@@ -596,6 +654,12 @@ def build_parser() -> argparse.ArgumentParser:
     forget = command("forget", cmd_forget, db=True)
     forget.add_argument("user_id", type=int, help="the Discord user id whose queries to delete")
     command("run", cmd_run, corpus=True, db=True)
+    ev = command("eval", cmd_eval, corpus=True)
+    ev.add_argument("file", help="JSON lines: question, article, optional paragraph")
+    ev.add_argument("--baseline", action="store_true", help="also measure plain rank-bm25")
+    ev.add_argument("--top-k", type=int, metavar="N", help="k of hit@k (default 5)")
+    ev.add_argument("--show", type=int, default=10, metavar="N", help="misses to list")
+    ev.add_argument("--json", action="store_true", help="one JSON object per engine")
     return parser
 
 
