@@ -277,11 +277,24 @@ _LEADING_NOISE = re.compile(
 )
 
 
+_ROLE_WORDS = frozenset(
+    """president secretary minister prime deputy chairman chairwoman chair director general
+    leader chief spokesman spokeswoman spokesperson senator governor mayor ambassador envoy
+    officer commander captain professor king queen prince judge justice editor reporter
+    mr mrs ms dr sir lord state foreign""".split()
+)
+
+
 def _clean_name(name: str) -> str:
-    words = name.strip(" .,'’").split()
-    # Titles and roles run into names ("Deputy Secretary of State Stephen Biegun"); the last
-    # two capitalised words are the person's name far more often than not.
-    return " ".join(words[-2:])
+    """The person's name out of a capitalised run that may start with places and titles."""
+    # A sentence end inside the run ("Washington. Kwon Jong Gun") starts a new name.
+    name = re.split(r"[.!?]\s+", name.strip(" ,'’"))[-1].strip(" .,'’")
+    words = name.split()
+    while len(words) > 1 and words[0].lower().strip(".") in _ROLE_WORDS:
+        words = words[1:]
+    # Places and titles run into names ("North Korea Stephen Biegun"): a long run keeps its
+    # last two words; three-word names (Kwon Jong Gun, Moon Jae-in's kin) survive otherwise.
+    return " ".join(words[-2:] if len(words) > 3 else words)
 
 
 def find_speaker(paragraph: str, last_speaker: str) -> tuple[str, bool]:
