@@ -11,7 +11,14 @@ from rank_bm25 import BM25Okapi
 
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import load_corpus, split_passages
-from askbot.search.index import BM25Params, Index, IndexFormatError, build_index, tokenize_passages
+from askbot.search.index import (
+    FORMAT_VERSION,
+    BM25Params,
+    Index,
+    IndexFormatError,
+    build_index,
+    tokenize_passages,
+)
 from askbot.search.models import Article
 
 A = Analyzer()
@@ -87,7 +94,11 @@ def test_saved_index_loads_with_the_same_results(tmp_path: Path) -> None:
 def test_index_of_another_format_version_is_refused(tmp_path: Path) -> None:
     """A saved index from another version raises IndexFormatError naming the version."""
     path = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A).save(tmp_path / "idx")
-    meta = (path / "meta.json").read_text().replace('"format_version": 1', '"format_version": 99')
+    meta = (
+        (path / "meta.json")
+        .read_text()
+        .replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99')
+    )
     (path / "meta.json").write_text(meta)
     with pytest.raises(IndexFormatError, match="version 99"):
         Index.load(path)
