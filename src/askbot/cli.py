@@ -194,7 +194,7 @@ def print_answer(console: Console, answer: Answer, index: Index, context: int = 
     if not answer.answered:
         console.print(f"[bold yellow]Not in the corpus.[/] {escape(answer.reason)}")
         return
-    label = {"strong": "all key terms found", "partial": "some key terms found"}
+    label = {"strong": "all key terms found", "partial": "part of the question found"}
     console.print(f"[dim]Match: {label.get(answer.confidence, answer.confidence)}[/]\n")
     for p in answer.passages:
         if context:

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         0.25, ge=0, description="BM25Okapi epsilon (floor for negative idf)."
     )
     min_coverage: float = Field(
-        0.5, ge=0, le=1, description="Share of the question's weight a passage must cover."
+        0.45, ge=0, le=1, description="Share of the question's weight a passage must cover."
     )
     max_file_mb: int = Field(64, ge=1, description="Corpus files larger than this are skipped.")
     log_retention_days: int = Field(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -113,12 +114,10 @@ class AskService:
         return self._reindex_lock.locked()
 
     def answer_now(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer without logging, on the calling thread (pure CPU, ~1 ms)."""
+        """Answer without logging, on the calling thread (pure CPU, a few ms)."""
         options = self.options
         if top_k is not None and top_k != options.top_k:
-            options = AnswerOptions(
-                top_k=top_k, min_coverage=options.min_coverage, candidates=options.candidates
-            )
+            options = dataclasses.replace(options, top_k=top_k)
         return build_answer(question, self._index, self.analyzer, options)
 
     async def ask(
