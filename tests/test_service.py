@@ -151,3 +151,29 @@ def test_build_killed_before_its_final_rename_leaves_the_old_index(
     assert Index.load(old.path).n_docs == old.index.n_docs
     rebuilt = open_index(spec, Analyzer())
     assert rebuilt.built and rebuilt.index.n_docs == old.index.n_docs + 1
+
+
+async def test_cancelled_reindex_kills_its_worker_and_keeps_the_old_index(
+    service: AskService,
+) -> None:
+    """Cancelling a reindex (a shutdown) leaves no build process behind and the index unchanged."""
+    old = service.index
+    started = asyncio.Event()
+    spawn = asyncio.create_subprocess_exec
+    procs: list[asyncio.subprocess.Process] = []
+
+    async def spying_exec(*args: object, **kw: object) -> asyncio.subprocess.Process:
+        proc = await spawn(*args, **kw)  # type: ignore[arg-type]
+        procs.append(proc)
+        started.set()
+        return proc
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(asyncio, "create_subprocess_exec", spying_exec)
+        task = asyncio.create_task(service.reindex())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert procs[0].returncode is not None
+    assert service.index is old

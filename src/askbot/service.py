@@ -55,7 +55,14 @@ async def build_in_worker(spec: IndexSpec) -> str:
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await proc.communicate(spec_to_json(spec).encode())
+    try:
+        out, err = await proc.communicate(spec_to_json(spec).encode())
+    except asyncio.CancelledError:
+        # The bot is shutting down mid-reindex: the build must not outlive it. Its half-written
+        # temp folder is never loaded and is cleaned up by a later build.
+        proc.kill()
+        await proc.wait()
+        raise
     lines = out.decode(errors="replace").strip().splitlines()
     try:
         result = json.loads(lines[-1]) if lines else {}

@@ -93,3 +93,9 @@ def test_any_text_gives_nonempty_lowercase_terms(text: str) -> None:
     """No input crashes the analyzer; every term is a non-empty string without spaces."""
     for term in A.terms(text):
         assert term and " " not in term
+
+
+def test_discord_mentions_and_everyone_are_not_searched() -> None:
+    """User, role and channel mentions, custom emoji, @everyone and @here add no terms."""
+    question = "@everyone <@123> <@!45> <@&6> <#7> <:blob:89> @here what did Biegun say?"
+    assert A.terms(question) == ["biegun", "say"]

@@ -10,18 +10,225 @@ from collections.abc import Iterable
 
 import Stemmer
 
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 
 # Standard English stopwords (NLTK's list plus apostrophe-less contractions and a few
 # question fillers), so that "what did ... say" leaves only the content words.
 STOPWORDS: frozenset[str] = frozenset(
-    ["a", "about", "above", "after", "again", "against", "ain", "all", "am", "an", "and", "any", "are", "aren", "arent", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "couldn", "couldnt", "d", "did", "didn", "didnt", "do", "does", "doesn", "doesnt", "doing", "dont", "down", "during", "each", "few", "for", "from", "further", "had", "hadn", "hadnt", "has", "hasn", "hasnt", "have", "haven", "havent", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "isn", "isnt", "it", "its", "itself", "just", "ll", "m", "ma", "me", "mightn", "mightnt", "more", "most", "mustn", "mustnt", "my", "myself", "needn", "neednt", "no", "nor", "not", "now", "o", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "re", "s", "same", "shan", "shant", "she", "shes", "should", "shouldn", "shouldnt", "shouldve", "so", "some", "such", "t", "than", "that", "thatll", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "ve", "very", "was", "wasn", "wasnt", "we", "were", "weren", "werent", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "wont", "wouldn", "wouldnt", "y", "you", "youd", "youll", "your", "youre", "yours", "yourself", "yourselves", "youve", "also", "would", "could", "may", "might", "must", "shall", "whose", "please", "us"]
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "ain",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "aren",
+        "arent",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "couldn",
+        "couldnt",
+        "d",
+        "did",
+        "didn",
+        "didnt",
+        "do",
+        "does",
+        "doesn",
+        "doesnt",
+        "doing",
+        "dont",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "hadn",
+        "hadnt",
+        "has",
+        "hasn",
+        "hasnt",
+        "have",
+        "haven",
+        "havent",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "isn",
+        "isnt",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "ll",
+        "m",
+        "ma",
+        "me",
+        "mightn",
+        "mightnt",
+        "more",
+        "most",
+        "mustn",
+        "mustnt",
+        "my",
+        "myself",
+        "needn",
+        "neednt",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "o",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "re",
+        "s",
+        "same",
+        "shan",
+        "shant",
+        "she",
+        "shes",
+        "should",
+        "shouldn",
+        "shouldnt",
+        "shouldve",
+        "so",
+        "some",
+        "such",
+        "t",
+        "than",
+        "that",
+        "thatll",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "ve",
+        "very",
+        "was",
+        "wasn",
+        "wasnt",
+        "we",
+        "were",
+        "weren",
+        "werent",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "wont",
+        "wouldn",
+        "wouldnt",
+        "y",
+        "you",
+        "youd",
+        "youll",
+        "your",
+        "youre",
+        "yours",
+        "yourself",
+        "yourselves",
+        "youve",
+        "also",
+        "would",
+        "could",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "whose",
+        "please",
+        "us",
+    ]
 )
 
 # Speech verbs collapse to one term so that "what did X say" matches "X said" / "he noted".
 # Only forms that are rarely anything but speech are listed ("states" is a noun too often).
 SPEECH_VERBS: frozenset[str] = frozenset(
-    ["say", "says", "said", "saying", "tell", "tells", "told", "telling", "noted", "added", "stated", "remarked", "commented", "explained", "insisted", "declared", "replied", "asserted", "stressed"]
+    [
+        "say",
+        "says",
+        "said",
+        "saying",
+        "tell",
+        "tells",
+        "told",
+        "telling",
+        "noted",
+        "added",
+        "stated",
+        "remarked",
+        "commented",
+        "explained",
+        "insisted",
+        "declared",
+        "replied",
+        "asserted",
+        "stressed",
+    ]
 )
 SPEECH_TERM = "say"
 
@@ -60,6 +267,15 @@ _INVISIBLE = re.compile(
 _TOKEN = re.compile(r"(?:[^\W\d_]\.){2,}|\d+(?:[.,]\d+)*|[^\W_]+(?:'[^\W_]+)*")
 
 
+# Chat markup is addressing, not content: user, role and channel mentions, custom emoji,
+# @everyone and @here. Replaced by spaces of the same length so spans stay aligned.
+_CHAT_MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>|@(?:everyone|here)\b")
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group())
+
+
 def clean_text(text: str) -> str:
     """Text as it is stored and shown: curly quotes kept, invisible and control chars removed."""
     return _INVISIBLE.sub("", text)
@@ -85,6 +301,7 @@ class Analyzer:
             "stopwords": sorted(self.stopwords),
             "speech": sorted(SPEECH_VERBS),
             "token": _TOKEN.pattern,
+            "markup": _CHAT_MARKUP.pattern,
         }
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -122,7 +339,7 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """The index terms of ``text``, in order, duplicates kept (BM25 counts them)."""
-        text = clean_text(text)
+        text = _CHAT_MARKUP.sub(_blank, clean_text(text))
         # In all-capitals text (a shouted question, a headline) capitals mean nothing.
         acronyms = not text.isupper()
         lookup = self._lookup
@@ -137,7 +354,7 @@ class Analyzer:
         """Each term of ``text`` with the character range it came from, for highlighting."""
         acronyms = not clean_text(text).isupper()
         out = []
-        for match in _TOKEN.finditer(text):
+        for match in _TOKEN.finditer(_CHAT_MARKUP.sub(_blank, text)):
             term = self._lookup(match.group(), acronyms)
             if term is not None:
                 out.append((term, match.start(), match.end()))
