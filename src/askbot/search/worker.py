@@ -5,7 +5,9 @@ A build is pure CPU; in its own process it cannot hold the bot's event loop (or 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -44,6 +46,10 @@ def spec_from_json(text: str) -> IndexSpec:
 
 def main() -> int:
     """Read a spec on stdin, build and save; print {"path"} or {"error"} as one JSON line."""
+    # On a small machine the build competes with the bot for cores: the bot's event loop must
+    # win, so the build runs at a lower priority (best effort; not every platform allows it).
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
     try:
         spec = spec_from_json(sys.stdin.read())
         opened = build_and_save(spec, Analyzer(spec.language))
