@@ -145,7 +145,7 @@ async def main_async(args: argparse.Namespace) -> int:
                                 user,
                                 "ask",
                                 {"question": question},
-                            )  # fmt: skip
+                            )
                         )
                         await fake_thread.run(ix.wait_for_message(timeout=60))
                         latencies.append((time.perf_counter() - started) * 1000)
