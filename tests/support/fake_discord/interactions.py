@@ -72,14 +72,14 @@ class FakeInteraction:
         """Whether the bot has sent the initial callback."""
         return self.callback_type is not None
 
-    async def wait_for_response(self, timeout: float = 10.0, count: int = 1) -> list[Json]:  # noqa: ASYNC109
+    async def wait_for_response(self, timeout: float = 10.0, count: int = 1) -> list[Json]:
         """Wait for at least `count` responses (callback, edits, followups); return all so far."""
         await self.responses.wait_for(
             lambda _: True, start=count - 1, timeout=timeout, what=f"response #{count} to {self!r}"
         )
         return list(self.responses)
 
-    async def wait_for_message(self, timeout: float = 10.0) -> Json:  # noqa: ASYNC109
+    async def wait_for_message(self, timeout: float = 10.0) -> Json:
         """Wait for a visible message (not just a deferral); return final_message()."""
         await self.responses.wait_for(
             self._is_visible, timeout=timeout, what=f"visible message for {self!r}"
@@ -88,7 +88,7 @@ class FakeInteraction:
         assert message is not None
         return message
 
-    async def wait_for_choices(self, timeout: float = 10.0) -> list[Json]:  # noqa: ASYNC109
+    async def wait_for_choices(self, timeout: float = 10.0) -> list[Json]:
         """Wait for the autocomplete result and return its choices."""
         await self.responses.wait_for(
             lambda r: r.get("type") == CallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT,
@@ -97,7 +97,7 @@ class FakeInteraction:
         )
         return list(self.choices or [])
 
-    async def wait_for_modal(self, timeout: float = 10.0) -> Json:  # noqa: ASYNC109
+    async def wait_for_modal(self, timeout: float = 10.0) -> Json:
         """Wait for a MODAL callback and return its data (custom_id, title, components)."""
         await self.responses.wait_for(
             lambda r: r.get("type") == CallbackType.MODAL,

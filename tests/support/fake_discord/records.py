@@ -76,7 +76,7 @@ class WaitableLog(Sequence[T]):
         predicate: Callable[[T], bool],
         *,
         start: int = 0,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         what: str = "item",
     ) -> T:
         """Return the first item at index >= start matching predicate, waiting if needed.

@@ -508,27 +508,27 @@ class FakeDiscord:
 
     # ---------------------------------------------------------- gateway API
 
-    async def wait_for_identify(self, timeout: float = 5.0, count: int = 1) -> Json:  # noqa: ASYNC109
+    async def wait_for_identify(self, timeout: float = 5.0, count: int = 1) -> Json:
         """Wait for the count-th IDENTIFY payload the client sent; returns its `d`."""
         frame = await self.gateway.frames.wait_for(
             _nth(lambda f: f.op == 2, count), timeout=timeout, what=f"IDENTIFY #{count}"
         )
         return dict(frame.d)
 
-    async def wait_for_resume(self, timeout: float = 5.0, count: int = 1) -> Json:  # noqa: ASYNC109
+    async def wait_for_resume(self, timeout: float = 5.0, count: int = 1) -> Json:
         """Wait for the count-th RESUME payload the client sent; returns its `d`."""
         frame = await self.gateway.frames.wait_for(
             _nth(lambda f: f.op == 6, count), timeout=timeout, what=f"RESUME #{count}"
         )
         return dict(frame.d)
 
-    async def wait_until_ready_sent(self, timeout: float = 5.0, count: int = 1) -> str:  # noqa: ASYNC109
+    async def wait_until_ready_sent(self, timeout: float = 5.0, count: int = 1) -> str:
         """Wait until the count-th READY and its GUILD_CREATEs were written; returns the session."""
         return await self.gateway.ready_sent.wait_for(
             _nth(lambda _: True, count), timeout=timeout, what=f"READY #{count}"
         )
 
-    async def wait_until_resumed_sent(self, timeout: float = 5.0, count: int = 1) -> str:  # noqa: ASYNC109
+    async def wait_until_resumed_sent(self, timeout: float = 5.0, count: int = 1) -> str:
         """Wait until the count-th RESUMED (after the replay) was written; returns the session."""
         return await self.gateway.resumed_sent.wait_for(
             _nth(lambda _: True, count), timeout=timeout, what=f"RESUMED #{count}"
@@ -586,7 +586,7 @@ class FakeDiscord:
         method: str,
         path_regex: str,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         since: int = 0,
         status: int | None = None,
     ) -> RecordedRequest:
@@ -1149,7 +1149,7 @@ class FakeDiscord:
         if message is not None and not message["flags"] & MessageFlag.LOADING:
             self.sent_messages.append(record)
 
-    async def wait_for_channel_message(self, channel_id: int, timeout: float = 10.0) -> Json:  # noqa: ASYNC109
+    async def wait_for_channel_message(self, channel_id: int, timeout: float = 10.0) -> Json:
         """Next message the bot POSTed to a channel that no earlier call returned (a sent record).
 
         The record has: kind, message_id, channel_id, content, embeds, components, flags,
