@@ -23,11 +23,11 @@ from rich.table import Table
 from askbot import __version__
 from askbot.config import Settings
 from askbot.search.analysis import Analyzer
-from askbot.search.answer import MAX_QUESTION_CHARS, NO_TERMS, AnswerOptions, build_answer
+from askbot.search.answer import MAX_QUESTION_CHARS, NO_TERMS, build_answer
 from askbot.search.corpus import CorpusError
-from askbot.search.index import BM25Params, Index
+from askbot.search.index import Index
 from askbot.search.models import Answer
-from askbot.search.store import IndexSpec, Opened, build_and_save, open_index
+from askbot.search.store import Opened, build_and_save, open_index
 from askbot.storage.querylog import QueryLog, QueryLogError, QueryRecord, new_query_id, utc_now
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -72,16 +72,6 @@ def load_settings(args: argparse.Namespace) -> Settings:
         raise UsageError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 
-def index_spec(settings: Settings) -> IndexSpec:
-    """Where the corpus and its saved index are, and how it is scored."""
-    return IndexSpec(
-        corpus_dir=settings.corpus_dir,
-        index_root=settings.indexes,
-        params=BM25Params(settings.bm25_k1, settings.bm25_b, settings.bm25_epsilon),
-        max_file_bytes=settings.max_file_mb * 1024 * 1024,
-    )
-
-
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar with passages per second on a terminal; nothing when piped."""
@@ -110,7 +100,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
 
 def open_current_index(settings: Settings, analyzer: Analyzer) -> Opened:
     """The saved index for the corpus as it is now (built first when missing or stale)."""
-    spec = index_spec(settings)
+    spec = settings.index_spec()
     try:
         with _progress("Indexing") as progress:
             opened = open_index(spec, analyzer, progress)
@@ -234,7 +224,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         questions = [args.question]
     analyzer = Analyzer()
     opened = open_current_index(settings, analyzer)
-    options = AnswerOptions(top_k=settings.top_k, min_coverage=settings.min_coverage)
+    options = settings.answer_options()
 
     async def go() -> int:
         code = EXIT_OK
@@ -279,7 +269,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     """Build and save the index now, and summarise what was indexed and skipped."""
     analyzer = Analyzer()
-    spec = index_spec(settings)
+    spec = settings.index_spec()
     try:
         with _progress("Indexing") as progress:
             opened = build_and_save(spec, analyzer, progress)
@@ -426,7 +416,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     analyzer = Analyzer()
     opened = open_current_index(settings, analyzer)
     k = args.top_k or 5
-    options = AnswerOptions(top_k=k, min_coverage=settings.min_coverage)
+    options = settings.answer_options(top_k=k)
     results = [evaluate(judged, opened.index, analyzer, options)]
     if args.baseline:
         results.append(evaluate_baseline(judged, opened.index, k))

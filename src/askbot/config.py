@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from askbot.search.answer import AnswerOptions
+    from askbot.search.store import IndexSpec
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 
@@ -96,6 +100,24 @@ class Settings(BaseSettings):
     def indexes(self) -> Path:
         """The folder of saved indexes."""
         return self.index_dir or self.data_dir / "index"
+
+    def index_spec(self) -> IndexSpec:
+        """Where the corpus and its saved indexes are, and how passages are scored."""
+        from askbot.search.index import BM25Params
+        from askbot.search.store import IndexSpec
+
+        return IndexSpec(
+            corpus_dir=self.corpus_dir,
+            index_root=self.indexes,
+            params=BM25Params(self.bm25_k1, self.bm25_b, self.bm25_epsilon),
+            max_file_bytes=self.max_file_mb * 1024 * 1024,
+        )
+
+    def answer_options(self, top_k: int | None = None) -> AnswerOptions:
+        """How answers are built: passages cited and the coverage an answer needs."""
+        from askbot.search.answer import AnswerOptions
+
+        return AnswerOptions(top_k=top_k or self.top_k, min_coverage=self.min_coverage)
 
     def public(self) -> dict[str, Any]:
         """Every effective setting with its environment name, secrets masked."""

@@ -18,9 +18,6 @@ import yarl
 
 from askbot.bot.client import AskBot, BotConfig
 from askbot.config import DEFAULT_API_BASE, Settings
-from askbot.search.answer import AnswerOptions
-from askbot.search.index import BM25Params
-from askbot.search.store import IndexSpec
 from askbot.service import AskService
 from askbot.storage.querylog import QueryLog, QueryLogError
 
@@ -67,16 +64,6 @@ def bot_config(settings: Settings) -> BotConfig:
     )
 
 
-def index_spec(settings: Settings) -> IndexSpec:
-    """Where the corpus and its saved indexes are, and how to score."""
-    return IndexSpec(
-        settings.corpus_dir,
-        settings.indexes,
-        BM25Params(settings.bm25_k1, settings.bm25_b, settings.bm25_epsilon),
-        settings.max_file_mb * 1024 * 1024,
-    )
-
-
 async def point_at_api(base: str) -> None:
     """Send REST and the gateway to ``base`` when it is not Discord's own API.
 
@@ -115,9 +102,10 @@ async def open_service(settings: Settings) -> AsyncIterator[AskService]:
         pruned = await querylog.prune(settings.log_retention_days)
         if pruned:
             log.info("pruned %d queries older than %d days", pruned, settings.log_retention_days)
-        options = AnswerOptions(top_k=settings.top_k, min_coverage=settings.min_coverage)
         try:
-            service = await AskService.open(index_spec(settings), querylog, options=options)
+            service = await AskService.open(
+                settings.index_spec(), querylog, options=settings.answer_options()
+            )
         except (OSError, ValueError) as exc:
             raise StartupError(
                 f"askbot: cannot load the corpus from {settings.corpus_dir}: {exc}"
