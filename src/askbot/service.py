@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -96,6 +97,9 @@ class AskService:
         self.analyzer = analyzer or Analyzer(spec.language)
         self.options = options or AnswerOptions()
         self._reindex_lock = asyncio.Lock()
+        # One answer thread: answers are a few ms of CPU each, and a single worker keeps the
+        # event loop competing with one thread for the GIL instead of a pool of them.
+        self._answers = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="askbot-answer")
 
     @classmethod
     async def open(
@@ -134,7 +138,8 @@ class AskService:
         asker = asker or Asker()
         ts = utc_now()
         started = time.perf_counter()
-        answer = await asyncio.to_thread(self.answer_now, question, top_k)
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(self._answers, self.answer_now, question, top_k)
         latency = (time.perf_counter() - started) * 1000.0
         record = QueryRecord(
             id=new_query_id(),
@@ -176,6 +181,7 @@ class AskService:
             )  # fmt: skip
             return report
 
-    async def close(self) -> None:
-        """Flush and close the query log."""
-        await self.log.close()
+    async def close(self, timeout: float | None = 10.0) -> None:
+        """Flush and close the query log (waiting at most ``timeout`` s), stop the answer thread."""
+        await self.log.close(timeout=timeout)
+        self._answers.shutdown(wait=False)

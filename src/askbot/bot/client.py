@@ -15,6 +15,7 @@ import discord
 from discord.ext import commands
 
 from askbot.bot._cooldown import Cooldown
+from askbot.bot._lag import LagMonitor
 from askbot.bot.errors import AskTree
 from askbot.bot.render import NO_MENTIONS
 from askbot.bot.views import DYNAMIC_ITEMS
@@ -94,6 +95,7 @@ class AskBot(commands.Bot):
         )
         self.service = service
         self.config = config
+        self.lag = LagMonitor()
         self.cooldown = Cooldown(config.cooldown_rate, config.cooldown_seconds)
         self.synced = False
         self.accepting = True
@@ -111,6 +113,7 @@ class AskBot(commands.Bot):
         await self.add_cog(AdminCog(self.service, self.config))
         await self.add_cog(PrivacyCog(self.service))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.lag.start()
         await self.sync_commands()
 
     async def close(self) -> None:
@@ -119,6 +122,7 @@ class AskBot(commands.Bot):
             self.accepting = False
             if not await self.inflight.wait(DRAIN_SECONDS):
                 log.warning("shutting down with %d answers unfinished", self.inflight.count)
+        await self.lag.stop()
         await super().close()
 
     async def on_message(self, message: discord.Message, /) -> None:

@@ -117,7 +117,7 @@ async def open_service(settings: Settings) -> AsyncIterator[AskService]:
         yield service
     finally:
         # After the bot has stopped: every queued query row is written before the process ends.
-        await querylog.close(timeout=FLUSH_TIMEOUT)
+        await service.close(timeout=FLUSH_TIMEOUT)
 
 
 @contextlib.asynccontextmanager
