@@ -91,6 +91,21 @@ BUNDLED_UNANSWERABLE: tuple[str, ...] = (
 )
 
 
+# "What did X say?" questions over the bundled corpus and the speaker whose quotes must lead.
+BUNDLED_SPEAKERS: tuple[tuple[str, str], ...] = (
+    ("What did Biegun say?", "Stephen Biegun"),
+    ("What did Pompeo say about the summit?", "Mike Pompeo"),
+    ("What did Kwon Jong Gun say?", "Kwon Jong Gun"),
+    ("What has Eastman said about iodine?", "Cres Eastman"),
+    ("Quotes from Kristen Wilkins", "Kristen Wilkins"),
+    ("What did Paul Dewar say about secrecy?", "Paul Dewar"),
+    ("What did Suella Braverman tell GB News?", "Suella Braverman"),
+    ("What did Obama tweet?", "Barack Obama"),
+    ("What did Yvette Cooper say about Labour's plan?", "Yvette Cooper"),
+    ("What did the Afghan ambassador Mohib say?", "Hamdullah Mohib"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Judged:
     """A question with the article and (optionally) the 1-based paragraphs that answer it."""
@@ -137,14 +152,25 @@ def read_squad(path: Path, limit: int | None) -> list[Judged]:
     return out
 
 
-def askbot_engine(articles: Sequence[Article], analyzer: Analyzer, min_coverage: float) -> Engine:
-    """Our pipeline: the index built in memory, build_answer citing DEPTH paragraphs."""
+def askbot_engine(
+    articles: Sequence[Article],
+    analyzer: Analyzer,
+    min_coverage: float,
+    times: list[float] | None = None,
+) -> Engine:
+    """Our pipeline: the index built in memory, build_answer citing DEPTH paragraphs.
+
+    Each answer's seconds are appended to ``times`` when given.
+    """
     index = build_index(articles, analyzer)
     # always_cite: rank quality is measured on every question; "answered" is counted apart.
     options = AnswerOptions(top_k=DEPTH, min_coverage=min_coverage, always_cite=True)
 
     def ask(question: str) -> Ranked:
+        started = time.perf_counter()
         answer = build_answer(question, index, analyzer, options)
+        if times is not None:
+            times.append(time.perf_counter() - started)
         keys = [(p.citation.article_id, p.citation.paragraph) for p in answer.passages]
         return keys, answer.answered
 
@@ -278,6 +304,16 @@ def bundled_checks(corpus_dir: Path, analyzer: Analyzer, min_coverage: float) ->
         if answered:
             print(f"  ANSWERED (not in corpus): {question!r} -> {keys[:3]}")
     print(f"  not-in-corpus marked unanswered: {refused}/{len(BUNDLED_UNANSWERABLE)}")
+    index = build_index(articles, analyzer)
+    options = AnswerOptions(top_k=3, min_coverage=min_coverage)
+    led = 0
+    for question, speaker in BUNDLED_SPEAKERS:
+        answer = build_answer(question, index, analyzer, options)
+        first = answer.passages[0].speaker if answer.passages else ""
+        led += first == speaker
+        if first != speaker:
+            print(f"  SPEAKER NOT FIRST: {question!r} -> {first!r}, want {speaker!r}")
+    print(f"  'what did X say' with X's quote first: {led}/{len(BUNDLED_SPEAKERS)}")
 
 
 def news_table(news_dir: Path, analyzer: Analyzer, min_coverage: float) -> None:
@@ -330,8 +366,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         analyzer = Analyzer()
         corpus = load_corpus(args.corpus_dir / "articles")
         judged = read_squad(questions, args.limit)
+        answer_times: list[float] = []
         ours, ours_s = timed(
-            lambda: askbot_engine(corpus.articles, analyzer, args.min_coverage), judged
+            lambda: askbot_engine(corpus.articles, analyzer, args.min_coverage, answer_times),
+            judged,
         )
         fold_started = time.perf_counter()
         refused, asked = leave_fold_out(
@@ -340,6 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         fold_s = time.perf_counter() - fold_started
         plain, plain_s = baseline.result()
     squad_table(judged, [("askbot", ours, ours_s), ("rank-bm25", plain, plain_s)])
+    ms = np.asarray(answer_times) * 1000
+    print(
+        f"askbot answer time per question: mean {ms.mean():.2f} ms, median "
+        f"{np.median(ms):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms"
+    )
 
     print(f"\nNot in the corpus (askbot, min_coverage={args.min_coverage:.2f})")
     print(

@@ -68,6 +68,17 @@ def test_term_frequencies_add_up_over_a_paragraphs_windows() -> None:
     assert tf == {"harbour": 13, "lighthous": 26}
 
 
+def test_term_in_several_windows_is_counted_over_all_of_them() -> None:
+    """'the' is a stopword, but 'harbour' and 'boat' in both windows add up per paragraph."""
+    first = "The harbour master counted the boats at dawn. " * 13
+    second = "The harbour keeper painted one boat white. " * 13
+    article = Article(id="a", title="A", paragraphs=("Short first.", (first + second).strip()))
+    index = _index(article)
+    doc = next(d for d in range(index.n_docs) if index.passage_id(d) == "a#2.1")
+    [tf] = term_frequencies(index, ["harbour", "boat", "dawn"], [paragraph_docs(index, doc)])
+    assert tf == {"harbour": 26, "boat": 26, "dawn": 13}
+
+
 def test_paragraph_bm25_of_a_single_window_equals_the_index_score() -> None:
     """okapi_score over a one-window paragraph is the index's exact BM25Okapi score."""
     terms = A.terms("Biegun ready for talks with Pyongyang")

@@ -1,14 +1,35 @@
-"""Hits -> Answer: citations, highlights, duplicates collapsed, and "not in the corpus"."""
+"""Hits -> Answer: citations, highlights, filters, who said what, and "not in the corpus"."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import functools
+import itertools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
 
 from askbot.search.analysis import SPEECH_TERM, Analyzer, clean_text
 from askbot.search.index import Index, coverage_idf
-from askbot.search.models import Answer, Citation, CitedPassage, Span
-from askbot.search.rerank import ParagraphMatch, RerankWeights, coverage, rerank
+from askbot.search.models import Answer, Citation, CitedPassage, Hit, Span
+from askbot.search.query import Filters, QueryError, normalise_date, parse_question
+from askbot.search.rerank import (
+    ParagraphMatch,
+    RerankWeights,
+    coverage,
+    okapi_score,
+    paragraph_docs,
+    rerank,
+    term_frequencies,
+)
+from askbot.search.speakers import (
+    SpeakerQuestion,
+    matching_speakers,
+    parse_speaker_question,
+    quoted_passages,
+)
 
 # Names and numbers pin a question to specific things, so they count double when judging whether
 # passages support it. On the even-numbered SQuAD dev questions this refuses fewer answerable
@@ -24,6 +45,12 @@ STRONG_COVERAGE = 0.9
 # more passages does not make the bot more willing to answer.
 JUDGED_PASSAGES = 3
 MAX_QUESTION_CHARS = 10_000
+# With filters, BM25 first fetches this many times the candidates and drops the disallowed ones;
+# only when too few survive are the allowed passages scored on their own.
+FILTER_OVERSAMPLE = 10
+# A speaker quoted more often than this is answered from the quotes that score best for the
+# question, so a question about a much-quoted leader stays fast on a large corpus.
+MAX_QUOTED_PASSAGES = 300
 
 NO_TERMS = (
     "The question has no words to search for (only stopwords, emoji or punctuation). "
@@ -47,6 +74,11 @@ class AnswerOptions:
     # For benchmarks and debugging: cite the closest passages even when the answer is judged
     # not to be in the corpus (answered stays False).
     always_cite: bool = False
+    # Filters given apart from the question (CLI options, Discord command options), applied
+    # together with any written into the question (source:, after:, before:, article:, "...").
+    filters: Filters | None = None
+    # Answer "what did X say (about Y)?" with X's quotes first when X is a known speaker.
+    speakers: bool = True
 
 
 def citation_for(index: Index, doc: int) -> Citation:
@@ -192,45 +224,418 @@ def _cited(
     )
 
 
+# A phrase as the index sees it: its terms, each with how many words (stopwords) came before it
+# since the previous term, so "liaison office" is not found in "the liaison to the office".
+Phrase = tuple[tuple[str, int], ...]
+_WORD = re.compile(r"[^\W_]+")
+
+
+def phrase_terms(analyzer: Analyzer, text: str) -> Phrase:
+    """The terms of ``text`` with the count of dropped words before each (0 for the first)."""
+    out: list[tuple[str, int]] = []
+    end = None
+    for term, start, stop in analyzer.spans(text):
+        gap = 0 if end is None else len(_WORD.findall(text, end, start))
+        out.append((term, gap))
+        end = stop
+    return tuple(out)
+
+
+def contains_phrase(haystack: Phrase, phrase: Phrase) -> bool:
+    """Whether ``phrase``'s terms occur in ``haystack`` in order, with the same gaps between.
+
+    A search engine's phrase query: words match by their terms (stemmed, "conceptions" is
+    "conception"), and a dropped stopword still takes its place ("Walking Into Fresno" matches
+    "walking in Fresno").
+    """
+    if not phrase:
+        return True
+    first = phrase[0][0]
+    n = len(phrase)
+    for i in range(len(haystack) - n + 1):
+        if haystack[i][0] == first and all(
+            haystack[i + j][0] == phrase[j][0] and haystack[i + j][1] == phrase[j][1]
+            for j in range(1, n)
+        ):
+            return True
+    return False
+
+
+class PassageFilter:
+    """Which passages the filters allow; articles are judged once each and remembered."""
+
+    def __init__(self, index: Index, analyzer: Analyzer, filters: Filters) -> None:
+        self.index = index
+        self.analyzer = analyzer
+        self.filters = filters
+        self._articles: dict[int, bool] = {}
+        self._phrases = [(p, phrase_terms(analyzer, p)) for p in filters.phrases]
+
+    def allows_article(self, row: int) -> bool:
+        """Whether article ``row`` passes the source, date and article filters."""
+        ok = self._articles.get(row)
+        if ok is None:
+            info = self.index.articles[row]
+            ok = self._articles[row] = self.filters.allows_article(info.id, info.source, info.date)
+        return ok
+
+    def allows_text(self, text: str) -> bool:
+        """Whether ``text`` holds every quoted phrase, word for word as the index sees words
+        (a phrase of stopwords only, literally)."""
+        if not self._phrases:
+            return True
+        terms = phrase_terms(self.analyzer, text)
+        return all(
+            contains_phrase(terms, phrase) if phrase else Filters(phrases=(raw,)).allows_text(text)
+            for raw, phrase in self._phrases
+        )
+
+    def __call__(self, doc: int) -> bool:
+        """Whether passage ``doc`` passes every filter, quoted phrases included."""
+        if not self.allows_article(int(self.index.p_article[doc])):
+            return False
+        return self.allows_text(self.index.text(doc))
+
+    def passage_mask(self) -> npt.NDArray[np.bool_]:
+        """A boolean per passage: its article passes, and it holds every word of each phrase.
+
+        A superset of the allowed passages (a phrase's words may be apart): exact phrases are
+        checked on the few passages that rank.
+        """
+        index = self.index
+        rows: Iterable[int] = range(len(index.articles))
+        if self.filters.articles:  # selective: only the named articles' metadata is read
+            rows = [
+                row
+                for article_id, row in index.article_by_id.items()
+                if self.filters.allows_article(article_id, None, None)
+            ]
+        articles = np.zeros(len(index.articles), dtype=bool)
+        articles[[row for row in rows if self.allows_article(row)]] = True
+        mask: npt.NDArray[np.bool_] = articles[np.asarray(index.p_article)]
+        for _, phrase in self._phrases:
+            for term in dict.fromkeys(t for t, _ in phrase):
+                has = np.zeros(index.n_docs, dtype=bool)
+                t = index.vocab.get(term)
+                if t is not None:
+                    s, e = int(index.indptr[t]), int(index.indptr[t + 1])
+                    has[np.asarray(index.docs[s:e])] = True
+                mask &= has
+        return mask
+
+
+def filtered_search(
+    index: Index,
+    analyzer: Analyzer,
+    terms: Sequence[str],
+    k: int,
+    allowed: PassageFilter | None,
+) -> list[Hit]:
+    """The top ``k`` passages for ``terms`` that ``allowed`` admits, with exact BM25 scores.
+
+    The best allowed passages of the top ``k * FILTER_OVERSAMPLE`` are the best allowed overall;
+    when fewer than ``k`` of them are allowed, only allowed passages are scored.
+    """
+    if allowed is None:
+        return index.search(terms, k)
+    wide = k * FILTER_OVERSAMPLE
+    hits = index.search(terms, wide)
+    kept = [h for h in hits if allowed(h.doc)]
+    if len(kept) >= k or len(hits) < wide:
+        return kept[:k]
+    mask = allowed.passage_mask()
+    docs: list[npt.NDArray[np.int64]] = []
+    weights: list[npt.NDArray[np.float64]] = []
+    for term in terms:  # repeated terms count again, as in BM25Okapi
+        t = index.vocab.get(term)
+        if t is None:
+            continue
+        s, e = int(index.indptr[t]), int(index.indptr[t + 1])
+        posted = np.asarray(index.docs[s:e])
+        keep = mask[posted]
+        docs.append(posted[keep].astype(np.int64))
+        weights.append(np.asarray(index.weights[s:e])[keep])
+    if not docs or not sum(d.size for d in docs):
+        return []
+    unique, inverse = np.unique(np.concatenate(docs), return_inverse=True)
+    scores = np.bincount(inverse, weights=np.concatenate(weights))
+    out: list[Hit] = []
+    for i in np.lexsort((unique, -scores)).tolist():
+        doc = int(unique[i])
+        if allowed(doc):
+            out.append(Hit(doc, float(scores[i])))
+            if len(out) >= k:
+                break
+    return out
+
+
+def passage_scores(
+    index: Index, terms: Sequence[str], docs: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """BM25Okapi of ``terms`` for each passage of ``docs`` (ascending), from the postings."""
+    scores = np.zeros(docs.shape[0], dtype=np.float64)
+    for term in terms:
+        t = index.vocab.get(term)
+        if t is None or not docs.size:
+            continue
+        s, e = int(index.indptr[t]), int(index.indptr[t + 1])
+        posted = np.asarray(index.docs[s:e])
+        at = np.minimum(np.searchsorted(posted, docs), posted.shape[0] - 1)
+        found = posted[at] == docs
+        scores[found] += np.asarray(index.weights[s:e])[at[found]]
+    return scores
+
+
+def _paragraph_spans(index: Index, docs: npt.NDArray[np.int64]) -> list[range]:
+    """The paragraphs (runs of windows) holding ``docs`` (ascending), each once."""
+    article = np.asarray(index.p_article)[docs]
+    paragraph = np.asarray(index.p_paragraph)[docs]
+    starts = np.ones(docs.shape[0], dtype=bool)
+    starts[1:] = (
+        (docs[1:] != docs[:-1] + 1)
+        | (article[1:] != article[:-1])
+        | (paragraph[1:] != paragraph[:-1])
+    )
+    bounds = np.append(np.flatnonzero(starts), docs.shape[0]).tolist()
+    window = np.asarray(index.p_window)
+    spans: list[range] = []
+    for a, b in itertools.pairwise(bounds):
+        first, last = int(docs[a]), int(docs[b - 1])
+        # A quoted paragraph's windows all share its speaker, so a run is usually the whole
+        # paragraph; only a run cut short (by the MAX_QUOTED_PASSAGES cap) is looked up.
+        whole = window[first] <= 1 and (last + 1 >= index.n_docs or window[last + 1] <= 1)
+        span = range(first, last + 1) if whole else paragraph_docs(index, first)
+        if not spans or spans[-1] != span:  # two runs of one cut paragraph are one span
+            spans.append(span)
+    return spans
+
+
+def speaker_matches(
+    index: Index,
+    analyzer: Analyzer,
+    asked: SpeakerQuestion,
+    terms: Sequence[str],
+    allowed: PassageFilter | None = None,
+    limit: int = JUDGED_PASSAGES,
+) -> list[ParagraphMatch]:
+    """The quoted paragraphs of the speaker named by a "what did X say (about Y)?" question.
+
+    [] when X is no known speaker. Ordered by relevance to Y (the share of Y's term weight the
+    paragraph holds; all equal when there is no Y), then grouped by article, newest article
+    first (undated last), paragraphs in reading order. ``matched`` holds the terms of ``terms``
+    and of Y that the paragraph contains. A speaker quoted in more than MAX_QUOTED_PASSAGES
+    passages is judged on those that score best for the question; the first ``limit`` matches
+    are shown by their best window.
+    """
+    speakers = matching_speakers(index, analyzer, asked.name)
+    docs = quoted_passages(index, analyzer, speakers)
+    if allowed is not None:
+        docs = docs[[allowed(int(d)) for d in docs.tolist()]] if docs.size else docs
+    if not docs.size:
+        return []
+    topic_weights = _topic_weights(index, analyzer, asked.topic)
+    wanted = list(dict.fromkeys([*terms, *topic_weights]))
+    if docs.shape[0] > MAX_QUOTED_PASSAGES:
+        scores = passage_scores(index, wanted, docs)
+        keep = np.lexsort((docs, -scores))[:MAX_QUOTED_PASSAGES]
+        docs = np.sort(docs[keep])
+    spans = _paragraph_spans(index, docs)
+    tfs = term_frequencies(index, wanted, spans)
+    matches = []
+    for span, tf in zip(spans, tfs, strict=True):
+        found = frozenset(tf)
+        relevance = coverage(topic_weights, found) if topic_weights else 0.0
+        matches.append(
+            ParagraphMatch(
+                docs=span, best=Hit(span.start, 0.0), bm25=0.0, coverage=relevance,
+                proximity=0.0, matched=found, score=relevance,
+            )
+        )  # fmt: skip
+    days: dict[int, tuple[bool, str]] = {}
+
+    def newest(match: ParagraphMatch) -> tuple[bool, str]:
+        row = int(index.p_article[match.docs.start])
+        if row not in days:
+            day = normalise_date(index.articles[row].date or "")
+            days[row] = (day is not None, day or "")
+        return days[row]
+
+    # Stable sorts, least significant key first.
+    matches.sort(key=lambda m: m.docs.start)
+    matches.sort(key=newest, reverse=True)
+    matches.sort(key=lambda m: m.score, reverse=True)
+    out = _collapse_copies(index, matches)
+    # Only the matches that can be shown or judged are scored (BM25 of the whole paragraph) and
+    # shown by the window that holds most of the question.
+    for i, match in enumerate(out[:limit]):
+        span = match.docs
+        [tf] = term_frequencies(index, terms, [span])
+        score = okapi_score(index, terms, tf, int(index.doc_len[span.start : span.stop].sum()))
+        best = span.start
+        if len(span) > 1:
+            windows = passage_scores(index, terms, np.arange(span.start, span.stop))
+            best += int(np.argmax(windows))
+        out[i] = replace(match, best=Hit(best, score), bm25=score)
+    return out
+
+
+def _collapse_copies(index: Index, matches: list[ParagraphMatch]) -> list[ParagraphMatch]:
+    """The same quote syndicated in two articles: kept once, naming the other as a copy."""
+    first: dict[int, int] = {}
+    out: list[ParagraphMatch] = []
+    copies: dict[int, list[int]] = {}
+    for match in matches:
+        text_hash = int(index.p_hash[match.best.doc])
+        if len(match.docs) == 1 and text_hash in first:
+            copies.setdefault(first[text_hash], []).append(match.best.doc)
+            continue
+        first.setdefault(text_hash, len(out))
+        out.append(match)
+    for i, extra in copies.items():
+        m = out[i]
+        out[i] = replace(m, copies=tuple(extra))
+    return out
+
+
+def _judged(
+    index: Index,
+    matches: Sequence[ParagraphMatch],
+    weights: Mapping[str, float],
+    key: frozenset[str],
+    min_coverage: float,
+) -> tuple[str, float]:
+    if unseen_numbers(index, key):
+        return "none", 0.0
+    return judge(index, matches[:JUDGED_PASSAGES], weights, key, min_coverage)
+
+
+def _topic_weights(index: Index, analyzer: Analyzer, topic: str) -> dict[str, float]:
+    terms = [t for t in analyzer.terms(topic) if t != SPEECH_TERM]
+    return {t: coverage_idf(index.document_frequency(t), index.n_docs) for t in terms}
+
+
+def _speaker_answer(
+    index: Index,
+    analyzer: Analyzer,
+    asked: SpeakerQuestion,
+    terms: Sequence[str],
+    ordinary: Callable[[], Sequence[ParagraphMatch]],
+    allowed: PassageFilter | None,
+    options: AnswerOptions,
+) -> tuple[list[ParagraphMatch], str, float] | None:
+    """X's quotes first, then the best other paragraphs about X and Y, judged; or None.
+
+    None (answer as usual) when X is no known speaker, when X's quotes do not support the
+    question, or when the best ordinary paragraph speaks to Y more fully than any of X's quotes
+    ("What did Luther think reason could not test?" is answered by a paragraph about Luther's
+    thought, not by his quotes on other things).
+    """
+    limit = max(options.top_k, JUDGED_PASSAGES)
+    quoted = speaker_matches(index, analyzer, asked, terms, allowed, limit)
+    if not quoted:
+        return None
+    topic = _topic_weights(index, analyzer, asked.topic)
+    if topic and (ranked := ordinary()) and quoted[0].score < coverage(topic, ranked[0].matched):
+        return None
+    # Judged on the name and topic alone: "quotes", "comments" or "think" in the question say
+    # how to answer, not what the passages must contain.
+    content = analyzer.terms(f"{asked.name} {asked.topic}")
+    key = key_terms(analyzer, f"{asked.name} {asked.topic}")
+    best, share = _judged(index, quoted, term_weights(index, content), key, options.min_coverage)
+    if best not in ("strong", "partial"):
+        return None
+    if len(quoted) >= options.top_k:  # X's quotes fill the answer
+        return quoted[:limit], best, share
+    shown = quoted[: options.top_k]
+    seen = {(int(index.p_article[m.best.doc]), m.docs.start) for m in shown}
+    # The rest of the answer: what else the corpus says of X and Y.
+    fill_terms = [*content, SPEECH_TERM]
+    fill_hits = filtered_search(
+        index, analyzer, fill_terms, max(options.candidates, options.top_k), allowed
+    )
+    others = rerank(
+        index,
+        analyzer,
+        fill_terms,
+        term_weights(index, fill_terms),
+        fill_hits,
+        limit + len(shown),
+        options.rerank,
+    )
+    fill = [m for m in others if (int(index.p_article[m.best.doc]), m.docs.start) not in seen]
+    return [*shown, *fill][:limit], best, share
+
+
+def _no_match_reason(index: Index, terms: Sequence[str], filters: Filters) -> str:
+    if filters and index.search(terms, 1):
+        return f"No passage {filters.describe()} matches."
+    return NOT_FOUND
+
+
 def build_answer(
     question: str, index: Index, analyzer: Analyzer, options: AnswerOptions | None = None
 ) -> Answer:
     """Answer ``question`` from ``index`` with the top passages and their citations.
 
-    BM25 finds the candidates; they are re-ranked as paragraphs (``rerank``) and the answer is
-    judged on how much of the question its best passages contain (``confidence``).
+    Filters written into the question (source:, after:, before:, article:, "phrases") and in
+    ``options.filters`` restrict the passages. BM25 finds the candidates; they are re-ranked as
+    paragraphs (``rerank``); a "what did X say (about Y)?" question about a known speaker lists
+    X's quotes first (``speaker_matches``). The answer is judged on how much of the question its
+    best passages contain (``confidence``).
     """
     options = options or AnswerOptions()
-    question_text = question[:MAX_QUESTION_CHARS]
-    terms = analyzer.terms(question_text)
+    try:
+        parsed = parse_question(question[:MAX_QUESTION_CHARS])
+    except QueryError as exc:
+        return Answer(question=question, answered=False, passages=(), reason=str(exc))
+    filters = parsed.filters.merged(options.filters) if options.filters else parsed.filters
+    text = parsed.text
+    terms = analyzer.terms(text)
     if not terms:
         return Answer(question=question, answered=False, passages=(), reason=NO_TERMS)
     weights = term_weights(index, terms)
-    key = key_terms(analyzer, question_text)
-    hits = index.search(terms, max(options.candidates, options.top_k))
-    ranked = rerank(
-        index, analyzer, terms, weights, hits, max(options.top_k, JUDGED_PASSAGES), options.rerank
+    key = key_terms(analyzer, text)
+    allowed = PassageFilter(index, analyzer, filters) if filters else None
+    limit = max(options.top_k, JUDGED_PASSAGES)
+
+    @functools.cache
+    def ordinary() -> tuple[list[Hit], list[ParagraphMatch]]:
+        """The plain BM25 + re-rank answer, computed once and only when needed."""
+        hits = filtered_search(
+            index, analyzer, terms, max(options.candidates, options.top_k), allowed
+        )
+        return hits, rerank(index, analyzer, terms, weights, hits, limit, options.rerank)
+
+    asked = parse_speaker_question(text) if options.speakers else None
+    quotes = (
+        _speaker_answer(index, analyzer, asked, terms, lambda: ordinary()[1], allowed, options)
+        if asked
+        else None
     )
-    if unseen_numbers(index, key):
-        best, share = "none", 0.0
+    if quotes is not None:
+        shown, best, share = quotes
     else:
-        best, share = judge(index, ranked[:JUDGED_PASSAGES], weights, key, options.min_coverage)
+        shown = ordinary()[1]
+        best, share = _judged(index, shown, weights, key, options.min_coverage)
     answered = best in ("strong", "partial")
     term_set = frozenset(terms)
     passages = (
         tuple(
             _cited(index, analyzer, m, rank, term_set)
-            for rank, m in enumerate(ranked[: options.top_k], start=1)
+            for rank, m in enumerate(shown[: options.top_k], start=1)
         )
         if answered or options.always_cite
         else ()
     )
+    reason = ""
+    if not answered:
+        reason = NOT_FOUND if ordinary()[0] else _no_match_reason(index, terms, filters)
     return Answer(
         question=question,
         answered=answered,
         passages=passages,
         confidence=best,
         coverage=share,
-        reason="" if answered else NOT_FOUND,
+        reason=reason,
         terms=tuple(terms),
     )

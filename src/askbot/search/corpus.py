@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from askbot.search.analysis import clean_text
+from askbot.search.analysis import STOPWORDS, clean_text
 from askbot.search.models import Article, Passage, Skipped
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
@@ -260,76 +260,317 @@ def _windows(paragraph: str, max_words: int) -> list[str]:
     return windows
 
 
-# Quote attribution: `"...," he noted` / `"...," said Pompeo` / `Pompeo said` / `according to X`.
-_NAME = r"[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|al-\w+|bin|de|van|von))*"
+# -- speakers -------------------------------------------------------------------------------------
+# Who a paragraph quotes: `"...," Pompeo said` / `said Pompeo` / `Pompeo, a diplomat, said` /
+# `according to X` / `"...," he noted` (the last named speaker) / a paragraph that only continues
+# the previous one's quote. Quoted text is masked before any of this, so a name or "I'm told"
+# inside a quotation is never taken for its speaker.
+
+# Bump when these rules change which speaker a passage gets: saved indexes must then be rebuilt.
+SPEAKER_RULES_VERSION = 2
+
+# A capitalised run of at most eight words: bounded, so a long run of capitals (a headline-case
+# list) cannot make the patterns below backtrack quadratically.
+_NAME = r"[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|al-\w+|bin|de|van|von)){0,7}"
+# Attribution is looked for in a paragraph's first characters only: a 5 MB "paragraph" costs
+# no more than a long one.
+ATTRIBUTION_CHARS = 5000
 _VERB = (
-    r"(?:said|says|added|noted|told|stated|explained|insisted|declared|replied|asserted|"
-    r"stressed|remarked|commented|argued|warned|wrote|claimed|announced)"
+    r"(?:said|says|added|adds|noted|notes|told|tells|stated|explained|explains|insisted|"
+    r"declared|replied|asserted|stressed|remarked|commented|argued|argues|warned|warns|wrote|"
+    r"writes|claimed|claims|announced|tweeted|observed|recalled|acknowledged|admitted|"
+    r"denied|saying|stating|adding|noting|telling)"
 )
-_PRONOUN_AFTER_QUOTE = re.compile(rf"[\"”],?\s+(?:he|she|they)\s+(?:also\s+)?{_VERB}\b")
+_ANY_VERB = re.compile(rf"\b(?:{_VERB}|continued)\b")
+_AUX = r"(?:(?:also|has|had|have|then|later|previously|once|further)\s+){0,2}"
+# Masks quoted text: not a word character, not whitespace, not a quote, so no pattern crosses it.
+_MASK = "·"
+_QUOTE_MARK = re.compile('["“”]')
+_PRONOUN = re.compile(
+    rf"(?:^|[.!?:;]\s+|[\"”],?\s+)(?P<pronoun>[Hh]e|[Ss]he|[Tt]hey)\s+{_AUX}"
+    rf"(?:{_VERB}\b|continued(?=\s*[:,]))"
+)
 _VERB_THEN_NAME = re.compile(rf"[\"”],?\s+{_VERB}\s+(?P<name>{_NAME})")
-_NAME_THEN_VERB = re.compile(
-    rf"(?P<name>{_NAME})(?:,[^,\"“”]{{1,80}},)?\s+(?:also\s+|has\s+|had\s+|then\s+)?{_VERB}\b"
+# An appositive between name and verb may hold commas ("Cynthia Thompson, curator at the
+# University of Arkansas, Fayetteville, said") but never a quote or a sentence end.
+_NAME_THEN_VERB = re.compile(rf"(?P<name>{_NAME})(?:,\s[^\"“”·.;]{{1,120}}?,)?\s+{_AUX}{_VERB}\b")
+_QUOTE_BEFORE = re.compile(r"[\"”]\s*,?\s*$")
+_QUOTE_FOLLOWS = re.compile(r"[^.!?\"“”·]{0,60}?[,:]\s*[\"“]")
+# "according to the team's coach, Alireza Mehraban": a role ending in a lowercase noun, a comma,
+# then the name (not "according to Rathbun, Daniel was ...").
+_ACCORDING_APPOSITIVE = re.compile(
+    rf"[Aa]ccording to [^,.;\"“”·]{{0,40}}?\b[a-z][\w'’-]*,\s+(?P<name>{_NAME})"
 )
-_ACCORDING = re.compile(rf"according to (?:the\s+)?(?P<name>{_NAME})")
+_ACCORDING = re.compile(
+    rf"[Aa]ccording to (?:the\s+)?(?:(?!an?\s)[a-z][\w'’-]*\s+){{0,3}}(?P<name>{_NAME})"
+)
+# "according to Afghan Ambassador to the United States Hamdullah Mohib, ...": a title, then the
+# name that ends the clause.
+_ACCORDING_TITLED = re.compile(
+    rf"[Aa]ccording to [^,.;\"“”·]{{0,60}}?\b(?P<name>{_NAME})(?=[,;]|\.\s|\.$)"
+)
+# The subject of a sentence, when it is a two- or three-word name: who "he said" refers to.
+_SUBJECT = re.compile(
+    r"(?:^|[.!?]\s+)(?:(?:For|After|Then|Meanwhile|Later|But|And|So|Also)\s+)?"
+    r"(?P<name>[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*){1,2})\b(?!\s+[A-Z])"
+)
 _LEADING_NOISE = re.compile(
-    r"^(?:The|A|An|But|And|However|In|On|At|US|U\.S\.|UN|Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+"
+    r"^(?:(?:The|A|An|But|And|However|In|On|At|For|As|After|When|While|US|U\.S\.|UN|"
+    r"Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+)+"
 )
+_NOT_NAMES = frozenset({"he", "she", "they", "it", "we", "i", "i'm", "you", "this", "that"})
+
+ROLE_WORDS = frozenset([
+    "president", "vice", "secretary", "minister", "prime", "deputy", "chairman", "chairwoman",
+    "chairperson", "chair", "director", "general", "leader", "chief", "spokesman",
+    "spokeswoman", "spokesperson", "senator", "governor", "mayor", "ambassador", "envoy",
+    "officer", "commander", "captain", "coach", "manager", "professor", "king", "queen",
+    "prince", "princess", "judge", "justice", "editor", "reporter", "mr", "mrs", "ms", "dr",
+    "sir", "lord", "dame", "state", "foreign", "home", "shadow", "administrator",
+    "undersecretary", "commissioner", "chancellor", "premier", "acting", "former", "executive",
+    "ceo", "founder", "head", "sheriff", "detective", "inspector", "superintendent",
+    "congressman", "congresswoman", "rep", "sen", "gov", "gen", "lt", "col", "sgt", "attorney",
+    "lawyer", "pope", "bishop", "cardinal", "rabbi", "imam", "reverend", "rev", "father",
+    "curator", "instructor", "lecturer", "dean", "principal", "analyst", "economist",
+    "researcher", "scientist", "author", "associate", "assistant", "special", "senior"
+])  # fmt: skip
 
 
-_ROLE_WORDS = frozenset(
-    """president secretary minister prime deputy chairman chairwoman chair director general
-    leader chief spokesman spokeswoman spokesperson senator governor mayor ambassador envoy
-    officer commander captain professor king queen prince judge justice editor reporter
-    mr mrs ms dr sir lord state foreign""".split()
-)
+def _mask_quotes(text: str) -> tuple[str, bool, bool]:
+    """``text`` with quoted words masked, whether it opens inside a quote, and leaves one open.
+
+    Curly quotes say which way they face; a straight one opens unless a quote is already open,
+    or it is the paragraph's first and follows a word (the end of a quote the previous paragraph
+    began).
+    """
+    marks = [m.start() for m in _QUOTE_MARK.finditer(text)]
+    if not marks:
+        return text, False, False
+    masked: list[tuple[int, int]] = []
+    inside = starts_inside = False
+    start = 0
+    for n, i in enumerate(marks):
+        ch = text[i]
+        closing = ch == "”" or (ch == '"' and inside)
+        if n == 0 and ch == '"' and i > 0 and not text[i - 1].isspace():
+            closing = text[i - 1] not in "([{—–-/"
+        if closing and not inside and n == 0:
+            starts_inside, inside, start = True, True, 0
+        if closing and inside:
+            masked.append((start, i))
+            inside = False
+        elif not closing and not inside:
+            inside, start = True, i + 1
+    if inside:
+        masked.append((start, len(text)))
+    parts = []
+    pos = 0
+    for a, b in masked:
+        parts += [text[pos:a], _MASK * (b - a)]
+        pos = b
+    parts.append(text[pos:])
+    return "".join(parts), starts_inside, inside
 
 
-def _clean_name(name: str) -> str:
-    """The person's name out of a capitalised run that may start with places and titles."""
+def _clean_name(name: str, after_of: bool = False, leads: bool = False) -> str:
+    """The person's name out of a capitalised run that may start with places and titles.
+
+    ``after_of``: the run follows "of" ("Minister of Education Stefania Giannini"), so its first
+    word belongs to the title. ``leads``: the name opens the run (it follows "said" or
+    "according to"), so a sentence end inside the run ends the name.
+    """
     # A sentence end inside the run ("Washington. Kwon Jong Gun") starts a new name.
-    name = re.split(r"[.!?]\s+", name.strip(" ,'’"))[-1].strip(" .,'’")
+    parts = re.split(r"[.!?]\s+", name.strip(" ,'’"))
+    name = (parts[0] if leads else parts[-1]).strip(" .,'’")
+    if len(parts) > 1 and not leads:
+        after_of = False
+    name = _LEADING_NOISE.sub("", name)
     words = name.split()
-    while len(words) > 1 and words[0].lower().strip(".") in _ROLE_WORDS:
+    if after_of and len(words) >= 3:
+        words = words[1:]
+    while len(words) > 1 and words[0].lower().strip(".") in ROLE_WORDS:
         words = words[1:]
     # Places and titles run into names ("North Korea Stephen Biegun"): a long run keeps its
     # last two words; three-word names (Kwon Jong Gun, Moon Jae-in's kin) survive otherwise.
     return " ".join(words[-2:] if len(words) > 3 else words)
 
 
+# A run ending in one of these is a title, not a name ("Afghan Ambassador"). Titles that are
+# also surnames (King, Judge, Dean, Bishop) are left out.
+_TITLE_ENDINGS = frozenset([
+    "president", "secretary", "minister", "chairman", "chairwoman", "director", "spokesman",
+    "spokeswoman", "spokesperson", "senator", "governor", "mayor", "ambassador", "envoy",
+    "officer", "commander", "coach", "manager", "professor", "administrator", "ceo",
+    "undersecretary", "commissioner", "chancellor", "premier", "official",
+])  # fmt: skip
+
+
+def _is_name(name: str) -> bool:
+    return (
+        bool(name)
+        and name.lower() not in _NOT_NAMES
+        and name[0].isupper()
+        and name.split()[-1].lower() not in _TITLE_ENDINGS
+    )
+
+
+def _named(masked: str, match: re.Match[str], leads: bool = False) -> str:
+    before = masked[: match.start("name")]
+    name = _clean_name(match.group("name"), before.rstrip().endswith(" of"), leads)
+    return name if _is_name(name) else ""
+
+
+def _speech(masked: str, last_speaker: str) -> tuple[str, bool] | None:
+    """The speaker of a paragraph (quotes masked) by its speech verbs, or None."""
+    adjacent: list[tuple[int, str]] = []
+    general: list[tuple[int, str]] = []
+    for match in _VERB_THEN_NAME.finditer(masked):
+        name = _named(masked, match, leads=True)
+        if name:
+            adjacent.append((match.start(), name))
+    for match in _NAME_THEN_VERB.finditer(masked):
+        name = _named(masked, match)
+        if not name:
+            continue
+        start = match.start()
+        touches = _QUOTE_BEFORE.search(masked, max(0, start - 8), start) or _QUOTE_FOLLOWS.match(
+            masked, match.end()
+        )
+        (adjacent if touches else general).append((match.start(), name))
+    if adjacent:
+        return min(adjacent)[1], False
+    pronoun = _PRONOUN.search(masked)
+    if pronoun:
+        earlier = [g for g in general if g[0] < pronoun.start("pronoun")]
+        if earlier:
+            return min(earlier)[1], False
+        if pronoun.group("pronoun").lower() != "they":
+            subjects = list(_SUBJECT.finditer(masked, 0, pronoun.start("pronoun")))
+            for subject in reversed(subjects):
+                name = _clean_name(subject.group("name"))
+                if _is_name(name) and len(name.split()) > 1:
+                    return name, False
+        return last_speaker, True
+    if general:
+        return min(general)[1], False
+    return None
+
+
 def find_speaker(paragraph: str, last_speaker: str) -> tuple[str, bool]:
     """The speaker a paragraph attributes speech to, and whether it only said "he/she".
 
-    Returns ("", False) when the paragraph names no speaker.
+    A name next to a quotation wins ("...," Biegun said / said Biegun / Biegun said: "...");
+    then a pronoun next to speech, meaning a name said earlier in the paragraph, or else the
+    article's last speaker (``by_pronoun``: the name is not in the text); then any "Name said"
+    or "according to Name". Returns ("", False) when the paragraph names no speaker.
     """
-    if _PRONOUN_AFTER_QUOTE.search(paragraph):
-        return last_speaker, True
-    for pattern in (_VERB_THEN_NAME, _NAME_THEN_VERB, _ACCORDING):
-        match = pattern.search(paragraph)
-        if match:
-            name = _LEADING_NOISE.sub("", match.group("name"))
-            name = _clean_name(name)
-            if name and name.lower() not in ("he", "she", "they", "it", "we", "i"):
+    masked, _, _ = _mask_quotes(paragraph[:ATTRIBUTION_CHARS])
+    return _attribution(masked, last_speaker)
+
+
+def _attribution(masked: str, last_speaker: str) -> tuple[str, bool]:
+    # Most paragraphs have no speech verb outside quotes: one search rules them out.
+    if _ANY_VERB.search(masked):
+        named = _speech(masked, last_speaker)
+        if named is not None:
+            return named
+    if "ccording to" not in masked:
+        return "", False
+    for pattern in (_ACCORDING_APPOSITIVE, _ACCORDING, _ACCORDING_TITLED):
+        according = pattern.search(masked)
+        if according:
+            name = _named(masked, according, leads=True)
+            if name:
                 return name, False
     return "", False
+
+
+def speaker_role(paragraph: str, name: str) -> str:
+    """The title or office the paragraph gives ``name`` ("US Deputy Secretary of State ..."), or ''.
+
+    The words before the name in its sentence when they hold a title word, else an appositive
+    after it ("Kwon Jong Gun, director general of ..., said"). Not indexed: a display helper.
+    """
+    masked, _, _ = _mask_quotes(paragraph)
+    at = masked.find(name)
+    if at < 0 or not name:
+        return ""
+    sentence_start = max(masked.rfind(". ", 0, at), masked.rfind(": ", 0, at))
+    before = masked[sentence_start + 1 if sentence_start >= 0 else 0 : at].strip(" ,")
+    before = re.sub(r"^(?:(?:The|A|An|In|On|At|As|But|And|However|Meanwhile)\s+)+", "", before)
+    words = before.split()[-14:]
+    if any(w.lower().strip(".,") in ROLE_WORDS for w in words) and _MASK not in before:
+        return " ".join(words).strip(" ,")
+    after = re.match(r",\s([^\"“”·.;]{1,120}?),", masked[at + len(name) :])
+    if after and any(w.lower() in ROLE_WORDS for w in after.group(1).split()):
+        return after.group(1).strip()
+    return ""
+
+
+def _fuller_name(surname: str, text: str) -> str:
+    """A "Given Surname" form of a one-word speaker from the article's text, or ''."""
+    at = text.find(surname)
+    while at >= 0:
+        end = at + len(surname)
+        if at > 0 and text[at - 1] == " " and (end == len(text) or not text[end].isalnum()):
+            given = text[max(0, at - 40) : at - 1].rsplit(None, 1)[-1:]
+            word = given[0] if given else ""
+            low = word.lower()
+            if (
+                _GIVEN.fullmatch(word)
+                and not word.isupper()
+                and low not in ROLE_WORDS
+                and low not in STOPWORDS
+                and low not in _OPENERS
+            ):
+                return f"{word} {surname}"
+        at = text.find(surname, end)
+    return ""
+
+
+_GIVEN = re.compile(r"[A-Z][\w'’-]+")
+# Capitalised at a sentence start without being a name ("Yesterday Biegun said").
+_OPENERS = frozenset([
+    "yesterday", "today", "tomorrow", "meanwhile", "later", "however", "also", "although",
+    "though", "since", "because", "earlier", "last", "next", "monday", "tuesday", "wednesday",
+    "thursday", "friday", "saturday", "sunday"
+])  # fmt: skip
 
 
 def split_passages(article: Article, window_words: int = WINDOW_WORDS) -> list[Passage]:
     """One passage per paragraph, long paragraphs as sentence windows keeping their number.
 
-    A paragraph that attributes a quote only to a pronoun ("..., he noted.") carries the last
-    named speaker as indexed context, so a question naming the speaker reaches it.
+    Each passage carries the speaker its paragraph quotes, by the fullest name the article uses
+    ("Biegun" -> "Stephen Biegun"). A paragraph that names its speaker only by a pronoun
+    ("..., he noted."), or only continues the previous paragraph's quotation, carries that
+    speaker as indexed context, so a question naming the speaker reaches it.
     """
     passages: list[Passage] = []
     last_speaker = ""
+    previous = ""  # the speaker of the paragraph just before
+    previous_open = False  # whether the paragraph just before left a quotation open
     full_names: dict[str, str] = {}  # surname -> the fullest form the article used
+    body = ""
     for number, paragraph in enumerate(article.paragraphs, start=1):
-        speaker, by_pronoun = find_speaker(paragraph, last_speaker)
+        masked, starts_inside, left_open = _mask_quotes(paragraph[:ATTRIBUTION_CHARS])
+        speaker, by_pronoun = _attribution(masked, last_speaker)
+        if len(paragraph) > ATTRIBUTION_CHARS:
+            _, _, left_open = _mask_quotes(paragraph[-ATTRIBUTION_CHARS:])
+        if (
+            not speaker
+            and previous
+            and (previous_open or starts_inside or paragraph.startswith(('"', "“")))
+        ):
+            speaker, by_pronoun = previous, True
         if speaker and not by_pronoun:
             surname = speaker.split()[-1]
+            if " " not in speaker and surname not in full_names:
+                body = body or "\n".join(article.paragraphs)
+                full_names[surname] = _fuller_name(surname, body) or speaker
             if len(speaker) >= len(full_names.get(surname, "")):
                 full_names[surname] = speaker
             speaker = last_speaker = full_names[surname]
+        previous, previous_open = speaker, left_open and bool(speaker)
         context = speaker if by_pronoun and speaker else ""
         windows = _windows(paragraph, window_words)
         for w, text in enumerate(windows, start=1):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 _FILTER = re.compile(r"(?<!\S)(source|after|before|article):(\"[^\"]*\"|\S+)", re.IGNORECASE)
 _PHRASE = re.compile(r"[\"“”]([^\"“”]{2,200})[\"“”]")
+_NON_WORD = re.compile(r"[\W_]+")
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?")
 
 
@@ -46,12 +48,41 @@ class Filters:
                 return False
         return True
 
+    def merged(self, other: Filters) -> Filters:
+        """Both sets of filters at once: either's sources, articles and phrases are allowed
+        (each list is a choice), and the dates narrow to the later ``after`` and earlier
+        ``before``."""
+        after = max((d for d in (self.after, other.after) if d), default=None)
+        before = min((d for d in (self.before, other.before) if d), default=None)
+        return Filters(
+            sources=_union(self.sources, other.sources),
+            after=after,
+            before=before,
+            articles=_union(self.articles, other.articles),
+            phrases=_union(self.phrases, other.phrases),
+        )
+
+    def describe(self) -> str:
+        """The filters in words: 'from source xinhua after 2020-06-01 containing "talks"'."""
+        parts = []
+        if self.sources:
+            parts.append("from source " + " or ".join(self.sources))
+        if self.articles:
+            parts.append("in article " + " or ".join(self.articles))
+        if self.after:
+            parts.append(f"after {self.after}")
+        if self.before:
+            parts.append(f"before {self.before}")
+        if self.phrases:
+            parts.append("containing " + " and ".join(f'"{p}"' for p in self.phrases))
+        return " ".join(parts)
+
     def allows_text(self, text: str) -> bool:
         """Whether a passage contains every quoted phrase (case and spacing ignored)."""
         if not self.phrases:
             return True
-        flat = " ".join(_fold(text).split())
-        return all(p in flat for p in self.phrases)
+        flat = f" {_flat(text)} "
+        return all(f" {_flat(p)} " in flat for p in self.phrases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +91,20 @@ class ParsedQuestion:
 
     text: str
     filters: Filters
+
+
+def _union(first: tuple[str, ...], second: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *second)))
+
+
+def _phrase(text: str) -> str:
+    """A quoted phrase as kept: folded, spaces collapsed, no punctuation at its ends ("Fresno?")."""
+    return " ".join(_fold(text).split()).strip(" .,;:!?…'")
+
+
+def _flat(text: str) -> str:
+    """Words only: phrases match whatever punctuation or spacing sits between their words."""
+    return " ".join(_NON_WORD.sub(" ", _fold(text)).split())
 
 
 def _fold(text: str) -> str:
@@ -76,6 +121,34 @@ def normalise_date(text: str) -> str | None:
         return date(year, month, day).isoformat()
     except ValueError:
         return None
+
+
+def make_filters(
+    sources: Iterable[str] = (),
+    after: str | None = None,
+    before: str | None = None,
+    articles: Iterable[str] = (),
+    phrases: Iterable[str] = (),
+) -> Filters:
+    """Filters given as options (``askbot ask --source xinhua --after 2020-06``), normalised as
+    ``parse_question`` normalises them; a date it cannot read is a QueryError."""
+    days = []
+    for key, value in (("after", after), ("before", before)):
+        day = None
+        if value is not None and value.strip():
+            day = normalise_date(value)
+            if day is None:
+                raise QueryError(
+                    f"{key} {value!r} is not a date; write {key}:2020-06-01 (or a year, 2020)"
+                )
+        days.append(day)
+    return Filters(
+        sources=_union((), tuple(s.strip().casefold() for s in sources if s.strip())),
+        after=days[0],
+        before=days[1],
+        articles=_union((), tuple(a.strip() for a in articles if a.strip())),
+        phrases=_union((), tuple(_phrase(p) for p in phrases if _flat(p))),
+    )
 
 
 def parse_question(question: str) -> ParsedQuestion:
@@ -104,7 +177,7 @@ def parse_question(question: str) -> ParsedQuestion:
         return " "
 
     text = _FILTER.sub(take, question)
-    phrases = tuple(" ".join(_fold(p).split()) for p in _PHRASE.findall(text))
+    phrases = tuple(_phrase(p) for p in _PHRASE.findall(text) if _flat(p))
     filters = Filters(
         tuple(sources), after, before, tuple(articles), tuple(p for p in phrases if p)
     )

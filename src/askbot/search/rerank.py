@@ -84,9 +84,18 @@ def term_frequencies(
         postings = index.docs[s:e]
         lo = np.searchsorted(postings, starts)
         hi = np.searchsorted(postings, stops)
-        counts = index.tfs[s:e]
-        for i in np.flatnonzero(hi > lo).tolist():
-            out[i][term] = int(counts[lo[i] : hi[i]].sum())
+        present = np.flatnonzero(hi > lo)
+        if not present.size:
+            continue
+        tfs = np.asarray(index.tfs[s:e])
+        first, last = lo[present], hi[present]
+        # Most paragraphs are one window, one posting: their count is that posting's; only
+        # paragraphs with several matching windows need a sum.
+        counts = tfs[first].astype(np.int64)
+        for j in np.flatnonzero(last - first > 1).tolist():
+            counts[j] = int(tfs[first[j] : last[j]].sum())
+        for i, count in zip(present.tolist(), counts.tolist(), strict=True):
+            out[i][term] = count
     return out
 
 
