@@ -243,3 +243,28 @@ def test_eval_of_a_malformed_file_is_a_usage_error(
     questions = write(tmp_path / "q.jsonl", "not json\n")
     assert main(["eval", str(questions)]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_source_option_restricts_the_answer(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--source wikinews keeps only Wikinews passages."""
+    assert main(["ask", "--json", "--source", "wikinews", "--top-k", "5", "North Korea"]) == 0
+    (out,) = _json_lines(capsys.readouterr().out)
+    assert out["passages"] and all(p["source"] == "Wikinews" for p in out["passages"])  # type: ignore[index,union-attr]
+
+
+def test_filter_in_the_question_restricts_by_date(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """before:2010 leaves only articles dated before 2010."""
+    assert main(["ask", "--json", "--top-k", "5", "stampede killed before:2010"]) == 0
+    (out,) = _json_lines(capsys.readouterr().out)
+    dates = [p["date"] for p in out["passages"]]  # type: ignore[index,union-attr]
+    assert dates and all(d < "2010" for d in dates)
+
+
+def test_malformed_date_filter_is_a_usage_error(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """after:yesterday exits 2 and says how to write a date."""
+    assert main(["ask", "talks after:yesterday"]) == 2
+    assert "after:2020-06-01" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from askbot.search.answer import MAX_QUESTION_CHARS, NO_TERMS, build_answer
 from askbot.search.corpus import CorpusError
 from askbot.search.index import Index
 from askbot.search.models import Answer
+from askbot.search.query import QueryError, make_filters, parse_question
 from askbot.search.store import Opened, build_and_save, open_index
 from askbot.storage.querylog import QueryLog, QueryLogError, QueryRecord, new_query_id, utc_now
 
@@ -222,9 +223,15 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if not args.question.strip():
             raise UsageError('the question is empty: askbot ask "What did Biegun say?"')
         questions = [args.question]
+    try:
+        filters = make_filters(args.source, args.after, args.before, args.article, args.phrase)
+        if args.question != "-":
+            parse_question(args.question)  # a malformed filter in the question is a usage error
+    except QueryError as exc:
+        raise UsageError(str(exc)) from None
     analyzer = Analyzer()
     opened = open_current_index(settings, analyzer)
-    options = settings.answer_options()
+    options = dataclasses.replace(settings.answer_options(), filters=filters or None)
 
     async def go() -> int:
         code = EXIT_OK
@@ -558,7 +565,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 EXAMPLES: dict[str, str] = {
     "ask": 'askbot ask "What did Biegun say?"\n  askbot ask --json "What did Biegun say?"\n'
     '  printf "Who is Biegun?\\nWhat did Pompeo say?\\n" | askbot ask --json -\n'
-    '  askbot ask --context 1 --top-k 5 "liaison office"',
+    '  askbot ask --context 1 --top-k 5 "liaison office"\n'
+    '  askbot ask "talks source:xinhua after:2020-06-01"\n'
+    '  askbot ask --source wikinews --before 2016 "crane collapse"',
     "index": "askbot index\n  askbot index --corpus ./news --json",
     "sources": "askbot sources\n  askbot sources --json | head",
     "log": "askbot log\n  askbot log --json --limit 100",
@@ -622,6 +631,31 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per answer")
     ask.add_argument(
         "--top-k", type=int, metavar="N", help="passages to cite (ASKBOT_TOP_K, default 3)"
+    )
+    ask.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only articles from this source (repeatable); also source:NAME in the question",
+    )
+    ask.add_argument(
+        "--after", metavar="DATE", help="only articles dated after DATE (YYYY[-MM[-DD]])"
+    )
+    ask.add_argument("--before", metavar="DATE", help="only articles dated before DATE")
+    ask.add_argument(
+        "--article",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this article or folder of articles (repeatable)",
+    )
+    ask.add_argument(
+        "--phrase",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help='passages must contain this phrase (repeatable); also "..." in the question',
     )
     ask.add_argument("--context", type=int, default=0, metavar="N",
                      help="also show N neighbouring paragraphs around each cited passage")  # fmt: skip
