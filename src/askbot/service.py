@@ -15,6 +15,7 @@ from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions, build_answer
 from askbot.search.index import Index
 from askbot.search.models import Answer
+from askbot.search.query import Filters
 from askbot.search.store import IndexSpec, Opened, ReindexReport, compare, open_index
 from askbot.search.worker import spec_to_json
 from askbot.storage.querylog import QueryLog, QueryRecord, new_query_id, utc_now
@@ -124,22 +125,35 @@ class AskService:
         """Whether a reindex is running."""
         return self._reindex_lock.locked()
 
-    def answer_now(self, question: str, top_k: int | None = None) -> Answer:
+    def answer_now(
+        self, question: str, top_k: int | None = None, filters: Filters | None = None
+    ) -> Answer:
         """Answer without logging, on the calling thread (pure CPU, a few ms)."""
         options = self.options
         if top_k is not None and top_k != options.top_k:
             options = dataclasses.replace(options, top_k=top_k)
+        if filters:
+            options = dataclasses.replace(options, filters=filters)
         return build_answer(question, self._index, self.analyzer, options)
 
     async def ask(
-        self, question: str, asker: Asker | None = None, top_k: int | None = None
+        self,
+        question: str,
+        asker: Asker | None = None,
+        top_k: int | None = None,
+        filters: Filters | None = None,
     ) -> Asked:
-        """Answer a question off the event loop and queue its log record."""
+        """Answer a question off the event loop and queue its log record.
+
+        ``filters`` (source, dates, articles, phrases) add to those written in the question.
+        """
         asker = asker or Asker()
         ts = utc_now()
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(self._answers, self.answer_now, question, top_k)
+        answer = await loop.run_in_executor(
+            self._answers, self.answer_now, question, top_k, filters
+        )
         latency = (time.perf_counter() - started) * 1000.0
         record = QueryRecord(
             id=new_query_id(),

@@ -225,3 +225,25 @@ async def test_direct_message_question_is_answered(world: World, bot: AskBot) ->
     reply = await world.fake.wait_for_channel_message(dm, timeout=WAIT)
     (record,) = await bot.service.log.recent(1)
     assert reply["embeds"] and record.guild_id is None and record.channel_id == dm
+
+
+async def test_ask_source_option_restricts_the_citations(world: World, bot: AskBot) -> None:
+    """/ask with source:Wikinews cites only Wikinews articles."""
+    ix = await world.fake.invoke_command(
+        world.guild.id, world.channel, world.alice, "ask",
+        {"question": "North Korea talks", "source": "Wikinews"},
+    )  # fmt: skip
+    message = await ix.wait_for_message(timeout=WAIT)
+    titles = [e["title"] for e in message["embeds"]]
+    assert titles and not any("Pompeo says" in t for t in titles)
+
+
+async def test_ask_with_a_bad_date_gets_an_ephemeral_hint(world: World, bot: AskBot) -> None:
+    """/ask after:yesterday is refused privately with the date format, and nothing is logged."""
+    ix = await world.fake.invoke_command(
+        world.guild.id, world.channel, world.alice, "ask",
+        {"question": "North Korea talks", "after": "yesterday"},
+    )  # fmt: skip
+    (refusal,) = await ix.wait_for_response(timeout=WAIT)
+    assert refusal["ephemeral"] and "2020-06-01" in refusal["content"]
+    assert await bot.service.log.count() == 0

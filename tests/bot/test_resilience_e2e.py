@@ -10,6 +10,7 @@ import pytest
 
 from askbot.bot.client import AskBot
 from askbot.search.models import Answer
+from askbot.search.query import Filters
 from bot.conftest import WAIT, World, running_bot
 
 SYNC = r"^/applications/\d+(/guilds/\d+)?/commands$"
@@ -112,9 +113,9 @@ async def test_shutdown_lets_a_question_in_progress_finish(world: World) -> None
     async with running_bot(world.settings) as bot:
         answer_now = bot.service.answer_now
 
-        def slow(question: str, top_k: int | None = None) -> Answer:
+        def slow(question: str, top_k: int | None = None, filters: Filters | None = None) -> Answer:
             release.wait(WAIT)
-            return answer_now(question, top_k)
+            return answer_now(question, top_k, filters)
 
         bot.service.answer_now = slow  # type: ignore[method-assign]
         ix = await world.fake.invoke_command(

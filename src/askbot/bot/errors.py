@@ -8,7 +8,8 @@ import math
 import discord
 from discord import app_commands
 
-from askbot.bot.render import NO_MENTIONS
+from askbot.bot.render import NO_MENTIONS, fit
+from askbot.search.query import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def describe_error(error: BaseException) -> tuple[str, bool]:
     error = unwrap(error)
     if isinstance(error, NotAdmin):
         return ADMIN_HELP, False
+    if isinstance(error, QueryError):
+        return fit(str(error), 1900), False
     if isinstance(error, ShuttingDown):
         return "askbot is restarting; ask again in a minute.", False
     if isinstance(error, app_commands.CommandOnCooldown):

@@ -13,6 +13,7 @@ from askbot.bot._questions import mentions_explicitly, reads_as_question, strip_
 from askbot.bot.errors import ShuttingDown, is_expired
 from askbot.bot.render import NO_MENTIONS, render_answer
 from askbot.bot.views import answer_view
+from askbot.search.query import make_filters
 from askbot.service import Asked, Asker
 
 if TYPE_CHECKING:
@@ -46,14 +47,34 @@ class AskCog(commands.Cog):
         return True
 
     @app_commands.command(name="ask", description="Ask the news corpus; the answer cites passages")
-    @app_commands.describe(question="Your question, e.g. What did Biegun say?")
+    @app_commands.describe(
+        question="Your question, e.g. What did Biegun say?",
+        source="Only articles from this source, e.g. Wikinews",
+        after="Only articles dated after this day (YYYY-MM-DD, or a year)",
+        before="Only articles dated before this day (YYYY-MM-DD, or a year)",
+        article="Only this article id (or folder of articles)",
+        phrase="Passages must contain this exact phrase",
+    )
     async def ask(
-        self, interaction: Interaction, question: app_commands.Range[str, 1, MAX_QUESTION]
+        self,
+        interaction: Interaction,
+        question: app_commands.Range[str, 1, MAX_QUESTION],
+        source: app_commands.Range[str, 1, 100] | None = None,
+        after: app_commands.Range[str, 1, 20] | None = None,
+        before: app_commands.Range[str, 1, 20] | None = None,
+        article: app_commands.Range[str, 1, 200] | None = None,
+        phrase: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         """Defer at once (the 3 s limit), answer, then replace the "thinking" message."""
+        # A bad date is the user's to fix: raised before deferring, so the error handler's
+        # ephemeral message is the only reply.
+        filters = make_filters(
+            [source] if source else [], after, before, [article] if article else [],
+            [phrase] if phrase else [],
+        )  # fmt: skip
         with self.bot.inflight.track():
             await interaction.response.defer(thinking=True)
-            asked = await self.service.ask(question, _asker(interaction))
+            asked = await self.service.ask(question, _asker(interaction), filters=filters or None)
             await self._edit(interaction, asked)
 
     async def _edit(self, interaction: Interaction, asked: Asked) -> None:
