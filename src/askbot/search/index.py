@@ -1,4 +1,37 @@
-"""Build, search, save and load the BM25Okapi index (rank-bm25's definition, exact)."""
+"""Build, search, save and load the BM25Okapi index (rank-bm25's definition, exact).
+
+On-disk format (``FORMAT_VERSION`` 2), one folder per index, every array a ``.npy`` file that is
+memory-mapped on load (``np.load(mmap_mode="r")``), so opening costs no reading:
+
+=====================  ===========  ===============================================================
+file                   dtype        content
+=====================  ===========  ===============================================================
+meta.json              JSON         format, format_version, key, analyzer fingerprint, BM25 params,
+                                    counts (passages, articles, terms), avgdl, build_seconds;
+                                    written last: a folder without it is never loaded
+indptr.npy             int64 V+1    postings of term t are ``[indptr[t], indptr[t+1])``
+docs.npy               int32 P      passage of each posting, ascending within a term
+weights.npy            float64 P    exact BM25Okapi weight of the term in the passage
+tfs.npy                int32 P      term frequency of the posting
+df.npy, idf.npy        int64/f64 V  document frequency, rank-bm25 idf (epsilon floor applied)
+term_max.npy           float64 V    largest weight of each term (MaxScore's bound)
+champ_ptr.npy          int64 V+1    champion postings of term t: ``[champ_ptr[t], champ_ptr[t+1])``
+champ_docs.npy         int32        the term's ``CHAMPIONS`` best passages by (weight desc,
+                                    passage asc); empty for terms with at most that many postings
+doc_len.npy            int32 N      terms per passage
+p_article.npy          int32 N      article of each passage (row of articles.jsonl)
+p_paragraph.npy        int32 N      1-based paragraph number
+p_window.npy           int32 N      0, or the 1-based window of a long paragraph
+p_speaker.npy          int32 N      row of ``speakers`` in tables.json, or -1
+p_hash.npy             int64 N      63-bit hash of the folded text (duplicate detection)
+text_offsets.npy       int64 N+1    passage text is ``texts.bin[text_offsets[d]:text_offsets[d+1]]``
+texts.bin              UTF-8        passage texts, concatenated
+terms.txt              UTF-8        the V terms, sorted, one per line (term id = line number)
+articles.jsonl         UTF-8 JSON   one ArticleInfo object per line, parsed only when asked for
+article_offsets.npy    int64 A+1    byte offsets of the lines of articles.jsonl
+tables.json            JSON         {"speakers": [...], "skipped": [{"path", "reason"}]}
+=====================  ===========  ===============================================================
+"""
 
 from __future__ import annotations
 
@@ -10,20 +43,25 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
+from askbot.search import pruning
 from askbot.search.analysis import Analyzer
-from askbot.search.corpus import split_passages
+from askbot.search.corpus import SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.models import Article, Hit, Passage, Skipped
+from askbot.search.tokenize_parallel import Chunk, analyse_in_parallel, text_hash
 
 FORMAT = "askbot-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Champion postings kept per term: a first pruning threshold, and single-term top-k for k <= this.
+CHAMPIONS = 64
+BUILD_WORKERS = 2
 
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
@@ -80,8 +118,7 @@ def coverage_idf(df: int, n_docs: int) -> float:
 
 
 def _text_hash(text: str) -> int:
-    normal = " ".join(text.lower().split())
-    return int.from_bytes(hashlib.blake2b(normal.encode(), digest_size=8).digest(), "little") >> 1
+    return text_hash(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +138,48 @@ class ArticleInfo:
     passage_count: int
 
 
+class _ArticleTable(Sequence[ArticleInfo]):
+    """The articles of a loaded index: one JSON line each, parsed on first access."""
+
+    def __init__(self, blob: bytes | npt.NDArray[np.uint8], offsets: I64) -> None:
+        self._blob = blob
+        self._offsets = offsets
+        self._cache: dict[int, ArticleInfo] = {}
+
+    def __len__(self) -> int:
+        return int(self._offsets.shape[0]) - 1
+
+    def _get(self, i: int) -> ArticleInfo:
+        info = self._cache.get(i)
+        if info is None:
+            s, e = int(self._offsets[i]), int(self._offsets[i + 1])
+            info = self._cache[i] = ArticleInfo(**json.loads(bytes(self._blob[s:e])))
+        return info
+
+    @overload
+    def __getitem__(self, i: int) -> ArticleInfo: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ArticleInfo]: ...
+    def __getitem__(self, i: int | slice) -> ArticleInfo | list[ArticleInfo]:
+        n = len(self)
+        if isinstance(i, slice):
+            return [self._get(j) for j in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("article index out of range")
+        return self._get(i)
+
+    def __iter__(self) -> Iterator[ArticleInfo]:
+        return (self._get(j) for j in range(len(self)))
+
+
 class Index:
     """An immutable BM25Okapi index over passages, with the passages' text and citations.
 
     Postings are a term-major CSR matrix of precomputed exact BM25Okapi weights, so a query
-    only touches the passages that contain its terms.
+    only touches the passages that contain its terms; per-term maximum weights and champion
+    postings let the search skip most of the common terms' postings and stay exact.
     """
 
     def __init__(
@@ -114,15 +188,18 @@ class Index:
         params: BM25Params,
         analyzer_fingerprint: str,
         key: str,
-        terms: list[str],
+        terms: Sequence[str] | bytes,
         indptr: I64,
         docs: I32,
         weights: F64,
         tfs: I32,
         df: I64,
         idf: F64,
+        term_max: F64,
+        champ_ptr: I64,
+        champ_docs: I32,
         doc_len: I32,
-        articles: list[ArticleInfo],
+        articles: Sequence[ArticleInfo],
         p_article: I32,
         p_paragraph: I32,
         p_window: I32,
@@ -137,17 +214,23 @@ class Index:
         self.params = params
         self.analyzer_fingerprint = analyzer_fingerprint
         self.key = key
-        self.terms = terms
-        self.vocab = {t: i for i, t in enumerate(terms)}
+        # A loaded index keeps its terms as one UTF-8 blob until a lookup needs the dictionary.
+        self._terms_blob = terms if isinstance(terms, bytes) else None
+        self._terms: list[str] | None = None if isinstance(terms, bytes) else list(terms)
+        self._vocab: dict[str, int] | None = None
+        self._article_by_id: dict[str, int] | None = None
+        self._lock = threading.Lock()
         self.indptr = indptr
         self.docs = docs
         self.weights = weights
         self.tfs = tfs
         self.df = df
         self.idf = idf
+        self.term_max = term_max
+        self.champ_ptr = champ_ptr
+        self.champ_docs = champ_docs
         self.doc_len = doc_len
         self.articles = articles
-        self.article_by_id = {a.id: i for i, a in enumerate(articles)}
         self.p_article = p_article
         self.p_paragraph = p_paragraph
         self.p_window = p_window
@@ -161,9 +244,42 @@ class Index:
         self.n_docs = int(doc_len.shape[0])
         total = int(doc_len.sum(dtype=np.int64))
         self.avgdl = total / self.n_docs if self.n_docs else 0.0
-        self._local = threading.local()
+        # Plain ndarray views of the memory maps: np.memmap slicing costs microseconds a call.
+        self.postings = pruning.Postings(
+            indptr=np.asarray(indptr), docs=np.asarray(docs), weights=np.asarray(weights),
+            idf=np.asarray(idf), term_max=np.asarray(term_max), champ_ptr=np.asarray(champ_ptr),
+            champ_docs=np.asarray(champ_docs), n_docs=self.n_docs,
+        )  # fmt: skip
+        self._scratch = pruning.Scratch()
 
     # -- lookups -----------------------------------------------------------------------------
+
+    @property
+    def terms(self) -> list[str]:
+        """Every term, by term id (sorted for a built-and-saved index)."""
+        if self._terms is None:
+            blob = self._terms_blob or b""
+            terms = blob.decode("utf-8").split("\n") if blob else []
+            self._terms = terms
+        return self._terms
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        """Term -> term id, built on first use (a loaded index starts without it)."""
+        if self._vocab is None:
+            with self._lock:
+                if self._vocab is None:
+                    self._vocab = {t: i for i, t in enumerate(self.terms)}
+        return self._vocab
+
+    @property
+    def article_by_id(self) -> dict[str, int]:
+        """Article id -> row of ``articles``, built on first use."""
+        if self._article_by_id is None:
+            with self._lock:
+                if self._article_by_id is None:
+                    self._article_by_id = {a.id: i for i, a in enumerate(self.articles)}
+        return self._article_by_id
 
     def __len__(self) -> int:
         return self.n_docs
@@ -234,50 +350,47 @@ class Index:
             scores[self.docs[s:e]] += self.weights[s:e]
         return scores
 
-    def _accumulator(self) -> F64:
-        acc: F64 | None = getattr(self._local, "acc", None)
-        if acc is None:
-            acc = self._local.acc = np.zeros(self.n_docs, dtype=np.float64)
-        return acc
+    def _term_ids(self, query: Sequence[str]) -> list[int]:
+        vocab = self.vocab
+        return [t for t in (vocab.get(term) for term in query) if t is not None]
 
     def search(self, query: Sequence[str], k: int = 10) -> list[Hit]:
         """The top ``k`` passages for the analysed query terms, best first.
 
         Ties are broken by passage order so results are deterministic. Only passages containing
-        at least one query term are considered (every other passage scores 0).
+        at least one query term are considered (every other passage scores 0). Exact: the same
+        passages and scores as sorting ``get_scores`` over those passages, found by pruning.
         """
         if k <= 0 or self.n_docs == 0:
             return []
-        counts: dict[int, int] = {}
-        for term in query:
-            t = self.vocab.get(term)
-            if t is not None:
-                counts[t] = counts.get(t, 0) + 1
-        if not counts:
+        seq = self._term_ids(query)
+        if not seq:
             return []
-        if len(counts) == 1:
-            ((t, c),) = counts.items()
-            s, e = int(self.indptr[t]), int(self.indptr[t + 1])
-            cand = self.docs[s:e]
-            scores = self.weights[s:e] * c if c != 1 else self.weights[s:e]
-            return _top_k(cand, scores, k)
-        acc = self._accumulator()
-        parts = []
-        for t, c in counts.items():
-            s, e = int(self.indptr[t]), int(self.indptr[t + 1])
-            d = self.docs[s:e]
-            acc[d] += self.weights[s:e] * c if c != 1 else self.weights[s:e]
-            parts.append(d)
-        cand = np.unique(np.concatenate(parts))
-        scores = acc[cand]
-        acc[cand] = 0.0
+        if len(set(seq)) == 1 and len(seq) <= 2:
+            # One term: the score grows with its weight, and its champions are its best postings.
+            t = seq[0]
+            cs, ce = int(self.champ_ptr[t]), int(self.champ_ptr[t + 1])
+            if ce - cs >= k:
+                cand = self.champ_docs[cs : cs + k].astype(np.int64)
+                return _top_k(cand, pruning.exact_scores(self.postings, seq, cand), k)
+        cand64, scores = pruning.top_k(self.postings, seq, k, self._scratch)
+        return _top_k(cand64, scores, k)
+
+    def search_exhaustive(self, query: Sequence[str], k: int = 10) -> list[Hit]:
+        """``search`` without pruning: every matching passage scored (for tests and benchmarks)."""
+        if k <= 0 or self.n_docs == 0:
+            return []
+        seq = self._term_ids(query)
+        if not seq:
+            return []
+        cand, scores = pruning.exhaustive(self.postings, seq, k, self._scratch)
         return _top_k(cand, scores, k)
 
     # -- persistence -------------------------------------------------------------------------
 
     _ARRAYS = (
-        "indptr", "docs", "weights", "tfs", "df", "idf", "doc_len",
-        "p_article", "p_paragraph", "p_window", "p_speaker", "p_hash", "text_offsets",
+        "indptr", "docs", "weights", "tfs", "df", "idf", "term_max", "champ_ptr", "champ_docs",
+        "doc_len", "p_article", "p_paragraph", "p_window", "p_speaker", "p_hash", "text_offsets",
     )  # fmt: skip
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -293,13 +406,22 @@ class Index:
         tmp.mkdir()
         for name in self._ARRAYS:
             _write_array(tmp / f"{name}.npy", getattr(self, name))
-        _write_bytes(tmp / "texts.bin", bytes(self.text_blob))
-        doc = {
-            "terms": self.terms,
-            "speakers": self.speakers,
-            "articles": [asdict(a) for a in self.articles],
-            "skipped": [asdict(s) for s in self.skipped],
-        }
+        blob = self.text_blob
+        _write_bytes(
+            tmp / "texts.bin", blob if isinstance(blob, bytes) else np.ascontiguousarray(blob).data
+        )
+        terms_blob = self._terms_blob
+        if terms_blob is None:
+            terms_blob = "\n".join(self.terms).encode("utf-8")
+        _write_bytes(tmp / "terms.txt", terms_blob)
+        lines = [
+            json.dumps(asdict(a), ensure_ascii=False).encode("utf-8") + b"\n" for a in self.articles
+        ]
+        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum([len(line) for line in lines], out=offsets[1:])
+        _write_bytes(tmp / "articles.jsonl", b"".join(lines))
+        _write_array(tmp / "article_offsets.npy", offsets)
+        doc = {"speakers": self.speakers, "skipped": [asdict(s) for s in self.skipped]}
         _write_bytes(tmp / "tables.json", json.dumps(doc, ensure_ascii=False).encode())
         meta = {
             **self.meta,
@@ -310,7 +432,7 @@ class Index:
             "params": asdict(self.params),
             "passages": self.n_docs,
             "articles": len(self.articles),
-            "terms": len(self.terms),
+            "terms": int(self.df.shape[0]),
         }
         # meta.json is written last: a folder without it is never loaded.
         _write_bytes(tmp / "meta.json", json.dumps(meta, indent=2).encode())
@@ -358,28 +480,33 @@ class Index:
             )
         try:
             arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r") for name in cls._ARRAYS}
-            blob = (
-                np.memmap(path / "texts.bin", dtype=np.uint8, mode="r")
-                if (path / "texts.bin").stat().st_size
-                else b""
-            )
+            blob = _map_bytes(path / "texts.bin")
+            article_blob = _map_bytes(path / "articles.jsonl")
+            article_offsets = np.load(path / "article_offsets.npy", mmap_mode="r")
+            terms = (path / "terms.txt").read_bytes()
             tables = json.loads((path / "tables.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexFormatError(f"damaged index in {path}: {exc}") from None
-        if arrays["doc_len"].shape[0] != meta.get("passages"):
+        if arrays["doc_len"].shape[0] != meta.get("passages") or (
+            article_offsets.shape[0] != meta.get("articles", 0) + 1
+        ):
             raise IndexFormatError(f"damaged index in {path}: passage count does not match")
         return cls(
             params=saved,
             analyzer_fingerprint=meta["analyzer"],
             key=meta.get("key", ""),
-            terms=tables["terms"],
-            articles=[ArticleInfo(**a) for a in tables["articles"]],
+            terms=terms,
+            articles=_ArticleTable(article_blob, article_offsets),
             speakers=tables["speakers"],
             skipped=[Skipped(**s) for s in tables["skipped"]],
             text_blob=blob,
             meta=meta,
             **arrays,
         )
+
+
+def _map_bytes(path: Path) -> bytes | npt.NDArray[np.uint8]:
+    return np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else b""
 
 
 def _top_k(cand: I32 | I64, scores: F64, k: int) -> list[Hit]:
@@ -408,7 +535,7 @@ def _write_array(path: Path, array: Any) -> None:
         os.fsync(fh.fileno())
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: Path, data: bytes | memoryview) -> None:
     with open(path, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -424,10 +551,17 @@ def _fsync_dir(path: Path) -> None:
 
 
 def index_key(corpus_fingerprint: str, analyzer: Analyzer, params: BM25Params) -> str:
-    """The name a saved index is kept under: changes when the corpus or any setting changes."""
+    """The name a saved index is kept under: changes when the corpus or any setting changes.
+
+    Passage splitting and speaker rules are part of it: new rules mean new passages.
+    """
     spec = json.dumps(
-        [FORMAT_VERSION, corpus_fingerprint, analyzer.fingerprint(), asdict(params)], sort_keys=True
-    )
+        [
+            FORMAT_VERSION, corpus_fingerprint, analyzer.fingerprint(), asdict(params),
+            SPEAKER_RULES_VERSION, WINDOW_WORDS,
+        ],
+        sort_keys=True,
+    )  # fmt: skip
     return hashlib.sha256(spec.encode()).hexdigest()[:20]
 
 
@@ -445,60 +579,22 @@ def build_index(
     key: str = "",
     skipped: Sequence[Skipped] = (),
     progress: Progress | None = None,
+    workers: int = BUILD_WORKERS,
 ) -> Index:
-    """Split articles into passages, analyse them and compute exact BM25Okapi weights."""
+    """Split articles into passages, analyse them and compute exact BM25Okapi weights.
+
+    Splitting and analysis run in ``workers`` forked processes when the corpus is large and this
+    process has a single thread (forking a threaded process can deadlock); results are identical.
+    """
     params = params or BM25Params()
     started = time.perf_counter()
     article_list = list(articles)
     gc_was_enabled = gc.isenabled()
-    # Millions of small token lists make the cyclic GC rescan the heap over and over; nothing
+    # Millions of small objects make the cyclic GC rescan the heap over and over; nothing
     # built here has reference cycles.
     gc.disable()
     try:
-        passages: list[Passage] = []
-        infos: list[ArticleInfo] = []
-        for a in article_list:
-            ps = split_passages(a)
-            infos.append(
-                ArticleInfo(
-                    id=a.id,
-                    title=a.title,
-                    date=a.date,
-                    url=a.url,
-                    source=a.source,
-                    author=a.author,
-                    path=a.path,
-                    content_hash=a.content_hash,
-                    paragraphs=len(a.paragraphs),
-                    first_passage=len(passages),
-                    passage_count=len(ps),
-                )
-            )
-            passages.extend(ps)
-        n = len(passages)
-        vocab: dict[str, int] = {}
-        term_ids: list[int] = []
-        doc_len = np.zeros(n, dtype=np.int32)
-        step = max(1, n // 100)
-        for doc, toks in enumerate(tokenize_passages(passages, analyzer)):
-            ids = [vocab.setdefault(t, len(vocab)) for t in toks]
-            term_ids.extend(ids)
-            doc_len[doc] = len(ids)
-            if progress is not None and (doc % step == 0):
-                progress(doc, n)
-        if progress is not None:
-            progress(n, n)
-        index = _assemble(
-            passages=passages,
-            infos=infos,
-            vocab=vocab,
-            term_ids=np.asarray(term_ids, dtype=np.int64),
-            doc_len=doc_len,
-            params=params,
-            analyzer=analyzer,
-            key=key,
-            skipped=list(skipped),
-        )
+        index = _build(article_list, analyzer, params, key, list(skipped), progress, workers)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -506,65 +602,191 @@ def build_index(
     return index
 
 
-def _assemble(
-    *,
-    passages: list[Passage],
-    infos: list[ArticleInfo],
-    vocab: dict[str, int],
-    term_ids: I64,
-    doc_len: I32,
-    params: BM25Params,
+def _build(
+    article_list: list[Article],
     analyzer: Analyzer,
+    params: BM25Params,
     key: str,
     skipped: list[Skipped],
+    progress: Progress | None,
+    workers: int,
 ) -> Index:
-    n = len(passages)
-    v = len(vocab)
-    doc_of_token = np.repeat(np.arange(n, dtype=np.int64), doc_len)
-    # One sort of (term, passage) pairs gives the CSR postings and the term frequencies.
-    pair = term_ids * max(n, 1) + doc_of_token
-    uniq, tf = np.unique(pair, return_counts=True)
-    post_terms = uniq // max(n, 1)
-    docs = (uniq % max(n, 1)).astype(np.int32)
-    df = np.bincount(post_terms, minlength=v).astype(np.int64)
-    indptr = np.zeros(v + 1, dtype=np.int64)
-    np.cumsum(df, out=indptr[1:])
-    idf = okapi_idf(df, n, params.epsilon)
-    total = int(doc_len.sum(dtype=np.int64))
-    avgdl = total / n if n else 1.0
-    weights = okapi_term_weight(
-        tf.astype(np.float64), doc_len[docs].astype(np.float64), avgdl, idf[post_terms], params
+    estimate = max(1, sum(len(a.paragraphs) for a in article_list))
+    vocab: dict[str, int] = {}
+    remap: dict[int, list[int]] = {}  # worker -> its local term id -> global term id
+    tokens: list[I32] = []
+    columns: dict[str, list[Any]] = {
+        name: [] for name in ("doc_len", "per_article", "paragraph", "window", "hashes", "lengths")
+    }
+    # One growing buffer (realloc extends it in place) rather than a list of parts joined at the
+    # end, which would hold the corpus text twice.
+    text = bytearray()
+    speakers_of: list[str] = []
+    done = 0
+    for chunk in analyse_in_parallel(article_list, analyzer, workers):
+        table = remap.setdefault(chunk.worker, [])
+        if chunk.term_base != len(table):
+            raise RuntimeError("analysis chunks arrived out of order")
+        table.extend(vocab.setdefault(t, len(vocab)) for t in chunk.new_terms)
+        local = np.frombuffer(chunk.token_ids, dtype=np.int32)
+        tokens.append(np.asarray(table, dtype=np.int32)[local] if local.size else local)
+        _collect(columns, chunk)
+        text += chunk.text
+        speakers_of.extend(chunk.speakers)
+        done += len(chunk.speakers)
+        if progress is not None:
+            progress(min(done, estimate), estimate)
+    n = len(speakers_of)
+    if progress is not None:
+        progress(n, n)
+    # Term ids in sorted term order: the saved term list is then sorted, and the same corpus
+    # gives the same ids whatever order the workers finished in.
+    terms = sorted(vocab)
+    rank = np.empty(len(vocab), dtype=np.int32)
+    rank[np.fromiter((vocab[t] for t in terms), dtype=np.int64, count=len(terms))] = np.arange(
+        len(terms), dtype=np.int32
     )
-    speakers: dict[str, int] = {}
-    p_speaker = np.array(
-        [speakers.setdefault(p.speaker, len(speakers)) if p.speaker else -1 for p in passages],
-        dtype=np.int32,
+    del vocab
+    token_ids = np.concatenate(tokens) if tokens and n else np.zeros(0, dtype=np.int32)
+    del tokens
+    step = 1 << 22
+    for s in range(0, token_ids.shape[0], step):  # in place, a slice at a time
+        token_ids[s : s + step] = rank[token_ids[s : s + step]]
+    doc_len = _cat(columns["doc_len"], np.int32)
+    postings = _postings(token_ids, doc_len, len(terms), params)
+    del token_ids
+    per_article = _cat(columns["per_article"], np.int32)
+    first = np.zeros(len(article_list) + 1, dtype=np.int64)
+    np.cumsum(per_article, out=first[1:])
+    infos = [
+        ArticleInfo(
+            id=a.id,
+            title=a.title,
+            date=a.date,
+            url=a.url,
+            source=a.source,
+            author=a.author,
+            path=a.path,
+            content_hash=a.content_hash,
+            paragraphs=len(a.paragraphs),
+            first_passage=int(first[i]),
+            passage_count=int(per_article[i]),
+        )
+        for i, a in enumerate(article_list)
+    ]
+    speakers: dict[str, int] = {"": -1}
+    p_speaker = np.fromiter(
+        (speakers.setdefault(s, len(speakers) - 1) for s in speakers_of), dtype=np.int32, count=n
     )
-    encoded = [p.text.encode("utf-8") for p in passages]
+    del speakers[""]
+    lengths = _cat(columns["lengths"], np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    article_index = {info.id: i for i, info in enumerate(infos)}
+    np.cumsum(lengths, out=offsets[1:])
     return Index(
         params=params,
         analyzer_fingerprint=analyzer.fingerprint(),
         key=key,
-        terms=list(vocab),
-        indptr=indptr,
-        docs=docs,
-        weights=weights,
-        tfs=tf.astype(np.int32),
-        df=df,
-        idf=idf,
+        terms=terms,
         doc_len=doc_len,
         articles=infos,
-        p_article=np.array([article_index[p.article_id] for p in passages], dtype=np.int32),
-        p_paragraph=np.array([p.paragraph for p in passages], dtype=np.int32),
-        p_window=np.array([p.window for p in passages], dtype=np.int32),
+        p_article=np.repeat(np.arange(len(article_list), dtype=np.int32), per_article),
+        p_paragraph=_cat(columns["paragraph"], np.int32),
+        p_window=_cat(columns["window"], np.int32),
         p_speaker=p_speaker,
-        p_hash=np.array([_text_hash(p.text) for p in passages], dtype=np.int64),
+        p_hash=_cat(columns["hashes"], np.int64),
         text_offsets=offsets,
-        text_blob=b"".join(encoded),
+        text_blob=np.frombuffer(text, dtype=np.uint8) if text else b"",
         speakers=list(speakers),
         skipped=skipped,
-        meta={"avgdl": avgdl},
+        meta={"avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0},
+        **postings,
     )
+
+
+def _collect(columns: dict[str, list[Any]], chunk: Chunk) -> None:
+    columns["doc_len"].append(chunk.doc_len)
+    columns["per_article"].append(chunk.passages_per_article)
+    columns["paragraph"].append(chunk.paragraph)
+    columns["window"].append(chunk.window)
+    columns["hashes"].append(chunk.hashes)
+    columns["lengths"].append(chunk.text_lengths)
+
+
+def _cat(parts: list[bytes], dtype: type[np.generic]) -> Any:
+    return np.frombuffer(b"".join(parts), dtype=dtype).copy()
+
+
+def _postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> dict[str, Any]:
+    """Term-major CSR postings with term frequencies, exact weights, bounds and champions."""
+    import scipy.sparse as sp  # only a build needs it; importing it costs a query process ~0.3 s
+
+    n = int(doc_len.shape[0])
+    total = int(token_ids.shape[0])
+    # int32 offsets while they fit, so scipy keeps int32 indices instead of copying to int64.
+    row_ptr = np.zeros(n + 1, dtype=np.int32 if total < 2**31 else np.int64)
+    np.cumsum(doc_len, out=row_ptr[1:])
+    # Passage-major (one row of raw term ids per passage) -> term-major: scipy's CSR -> CSC
+    # conversion is a counting sort in C, O(tokens + terms), and keeps passages ascending within
+    # a term, so repeated terms of a passage end up adjacent.
+    ones = np.ones(total, dtype=np.int8)
+    csc = sp.csr_matrix((ones, token_ids, row_ptr), shape=(n, v)).tocsc()
+    if csc.nnz != total:
+        raise RuntimeError("scipy merged duplicate entries; cannot count term frequencies")
+    raw_ptr = csc.indptr.astype(np.int64)
+    raw_docs = csc.indices
+    del csc, ones
+    start = np.ones(total, dtype=bool)
+    if total:
+        np.not_equal(raw_docs[1:], raw_docs[:-1], out=start[1:])
+    start[raw_ptr[:-1][raw_ptr[:-1] < total]] = True
+    first = np.flatnonzero(start)
+    del start
+    docs = raw_docs[first].astype(np.int32)
+    del raw_docs
+    tf = np.diff(np.append(first, total)).astype(np.int32)
+    indptr = np.searchsorted(first, raw_ptr).astype(np.int64)
+    del first
+    df = np.diff(indptr)
+    idf = okapi_idf(df, n, params.epsilon)
+    avgdl = int(doc_len.sum(dtype=np.int64)) / n if n else 1.0
+    post_terms = np.repeat(np.arange(v, dtype=np.int32), df)
+    weights = np.empty(docs.shape[0], dtype=np.float64)
+    step = 1 << 22  # elementwise, so chunking keeps every float and bounds the temporaries
+    for s in range(0, docs.shape[0], step):
+        e = s + step
+        weights[s:e] = okapi_term_weight(
+            tf[s:e].astype(np.float64), doc_len[docs[s:e]].astype(np.float64), avgdl,
+            idf[post_terms[s:e]], params,
+        )  # fmt: skip
+    del post_terms
+    term_max = np.zeros(v, dtype=np.float64)
+    nonempty = df > 0
+    if weights.size:
+        term_max[nonempty] = np.maximum.reduceat(weights, indptr[:-1][nonempty])
+    champ_ptr, champ_docs = _champions(indptr, docs, weights)
+    return {
+        "indptr": indptr, "docs": docs, "weights": weights, "tfs": tf, "df": df, "idf": idf,
+        "term_max": term_max, "champ_ptr": champ_ptr, "champ_docs": champ_docs,
+    }  # fmt: skip
+
+
+def _champions(indptr: I64, docs: I32, weights: F64) -> tuple[I64, I32]:
+    """Each long term's CHAMPIONS best postings by (weight desc, passage asc)."""
+    df = np.diff(indptr)
+    long_terms = np.flatnonzero(df > CHAMPIONS)
+    counts = np.zeros(df.shape[0], dtype=np.int64)
+    counts[long_terms] = CHAMPIONS
+    champ_ptr = np.zeros(df.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=champ_ptr[1:])
+    champ_docs = np.empty(int(champ_ptr[-1]), dtype=np.int32)
+    c = CHAMPIONS
+    for t in long_terms.tolist():
+        s, e = int(indptr[t]), int(indptr[t + 1])
+        w = weights[s:e]
+        kth = np.partition(w, e - s - c)[e - s - c]
+        above = np.flatnonzero(w > kth)
+        ties = np.flatnonzero(w == kth)[: c - above.size]  # passages ascending: the first ones
+        sel = np.concatenate((above, ties))
+        sel = sel[np.lexsort((sel, -w[sel]))]
+        champ_docs[champ_ptr[t] : champ_ptr[t + 1]] = docs[s:e][sel]
+    return champ_ptr, champ_docs

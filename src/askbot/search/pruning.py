@@ -1,0 +1,235 @@
+"""Exact top-k BM25 by dynamic pruning (progressive MaxScore over per-term maxima), in numpy.
+
+A passage's score is the sum, over query term occurrences, of the precomputed weight of that term
+in that passage. Every term's largest weight (``term_max``) bounds what it can add, so:
+
+1. A first threshold: score exactly the few passages of every term's champion list (its
+   highest-weight postings, stored at build time); the k-th best of those is at most the true
+   k-th best score.
+2. Terms in order (most bound per posting first). A passage first met in the list of term j
+   contains none of the terms before j, so it can score at most its weight in j plus the bounds
+   of the terms after j: only passages reaching the threshold that way are looked up (binary
+   search) in the later lists, and each drops out as soon as the bounds still to come cannot
+   lift it to the threshold. Scored passages raise the threshold.
+3. Once the bounds of the terms not yet read sum to less than the threshold, a passage outside
+   the lists read so far cannot reach the top k: those lists (usually the long common-word ones)
+   are never read, only probed for the few surviving candidates.
+4. The survivors near the k-th score are rescored in the query's own order, so the floats are
+   bitwise those of ``Index.get_scores``, and ties break by passage order exactly as an
+   exhaustive search does.
+
+Pruning compares with a relative margin, so rounding differences between the bound arithmetic
+and the real sums can only keep a passage, never drop one that belongs in the top k. Weights must
+be positive for the bounds to hold: a query with a term of idf <= 0 is scored exhaustively.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+I32 = npt.NDArray[np.int32]
+I64 = npt.NDArray[np.int64]
+
+# Rounding guard for every pruning comparison (scores are sums of a few numbers ~1..30).
+MARGIN = 1e-9
+# Queries touching fewer postings than this are scored exhaustively (pruning costs more).
+SMALL_WORK = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class Postings:
+    """The arrays pruning reads: CSR postings (term-major, passages ascending) and bounds."""
+
+    indptr: I64
+    docs: I32
+    weights: F64
+    idf: F64
+    term_max: F64
+    champ_ptr: I64
+    champ_docs: I32
+    n_docs: int
+
+
+class Scratch(threading.local):
+    """Per-thread dense buffers (a float and two ints per passage), allocated on first use."""
+
+    acc: F64 | None = None
+    mark: I64 | None = None
+    seen: I64 | None = None
+    stamp: int = 0
+
+    def buffers(self, n: int) -> tuple[F64, I64]:
+        if self.acc is None or self.mark is None or self.acc.shape[0] != n:
+            self.acc = np.zeros(n, dtype=np.float64)
+            self.mark = np.zeros(n, dtype=np.int64)
+        return self.acc, self.mark
+
+    def stamped(self, n: int) -> tuple[I64, int]:
+        """A per-passage "seen in this query" array and this query's stamp (no clearing)."""
+        if self.seen is None or self.seen.shape[0] != n:
+            self.seen = np.zeros(n, dtype=np.int64)
+            self.stamp = 0
+        self.stamp += 1
+        return self.seen, self.stamp
+
+
+def _guard(x: float) -> float:
+    return MARGIN * max(1.0, abs(x))
+
+
+def _probe(p: Postings, t: int, cand: I64 | I32) -> tuple[npt.NDArray[np.bool_], F64]:
+    """For each candidate: does term ``t`` occur in it, and its weight there (0 if not)."""
+    s, e = int(p.indptr[t]), int(p.indptr[t + 1])
+    docs = p.docs[s:e]
+    pos = np.searchsorted(docs, cand)
+    np.minimum(pos, e - s - 1, out=pos)
+    hit = docs[pos] == cand
+    w = np.where(hit, p.weights[s:e][pos], 0.0)
+    return hit, w
+
+
+def exact_scores(p: Postings, seq: list[int], cand: I64 | I32) -> F64:
+    """The scores of ``cand`` summed in query order, bitwise as ``Index.get_scores`` sums them."""
+    scores = np.zeros(cand.shape[0], dtype=np.float64)
+    cache: dict[int, tuple[npt.NDArray[np.bool_], F64]] = {}
+    for t in seq:
+        if t not in cache:
+            cache[t] = _probe(p, t, cand)
+        hit, w = cache[t]
+        scores[hit] += w[hit]
+    return scores
+
+
+def _unique(parts: list[I32], mark: I64) -> I32:
+    """The distinct passages of several posting lists, without sorting (last occurrence kept)."""
+    if len(parts) == 1:
+        return parts[0]
+    allc = np.concatenate(parts)
+    pos = np.arange(allc.shape[0], dtype=np.int64)
+    mark[allc] = pos
+    keep: I32 = allc[mark[allc] == pos]
+    return keep
+
+
+def exhaustive(p: Postings, seq: list[int], k: int, scratch: Scratch) -> tuple[I64, F64]:
+    """Every passage containing a query term, scored exactly; the best ``k`` (unordered)."""
+    acc, mark = scratch.buffers(p.n_docs)
+    parts: list[I32] = []
+    seen: set[int] = set()
+    for t in seq:
+        s, e = int(p.indptr[t]), int(p.indptr[t + 1])
+        d = p.docs[s:e]
+        acc[d] += p.weights[s:e]
+        if t not in seen:
+            seen.add(t)
+            parts.append(d)
+    cand = _unique(parts, mark)
+    scores = acc[cand]
+    acc[cand] = 0.0
+    return cand.astype(np.int64), scores
+
+
+def _champions(p: Postings, terms: list[int]) -> I32:
+    """The distinct champion passages of the query terms (all postings of short lists)."""
+    parts = []
+    for t in terms:
+        cs, ce = int(p.champ_ptr[t]), int(p.champ_ptr[t + 1])
+        if ce > cs:
+            parts.append(p.champ_docs[cs:ce])
+        else:  # short lists keep no champions: all their postings are the champions
+            parts.append(p.docs[int(p.indptr[t]) : int(p.indptr[t + 1])])
+    return np.unique(np.concatenate(parts))
+
+
+def _kth(scores: F64, k: int) -> float:
+    """A lower bound of the k-th largest value (minus the rounding guard), or -inf."""
+    n = scores.shape[0]
+    if n < k:
+        return -np.inf
+    kth = float(np.partition(scores, n - k)[n - k])
+    return kth - _guard(kth)
+
+
+def top_k(
+    p: Postings, seq: list[int], k: int, scratch: Scratch, small_work: int | None = None
+) -> tuple[I64, F64]:
+    """Candidates containing every passage of the exact top ``k`` and their exact scores.
+
+    ``seq`` holds the query's term ids in query order, duplicates kept. The result may hold more
+    than ``k`` passages (ties and near-ties at the boundary); select with (score desc, passage
+    asc). Scores are bitwise equal to ``get_scores``.
+
+    Progressive MaxScore: terms by bound per posting, highest first. The champions give a first threshold.
+    Each essential term's list is read once: a passage first met in list j cannot contain the
+    terms before j, so its bound is its weight in j plus the bounds of the terms after j; only
+    passages whose bound reaches the threshold are looked up in the later lists (binary search),
+    dropping out as soon as the bounds still to come cannot lift them to the threshold. Every
+    scored passage raises the threshold, which turns more of the remaining (longer) lists
+    non-essential: they are then never read, only probed.
+    """
+    counts: dict[int, int] = {}
+    for t in seq:
+        counts[t] = counts.get(t, 0) + 1
+    terms = list(counts)
+    work = sum(int(p.indptr[t + 1] - p.indptr[t]) for t in terms)
+    if (
+        work <= (SMALL_WORK if small_work is None else small_work)
+        or len(terms) == 1
+        or any(p.idf[t] <= 0 for t in terms)
+    ):
+        return exhaustive(p, seq, k, scratch)
+    ub = {t: counts[t] * float(p.term_max[t]) for t in terms}
+    # Most bound per posting first: short high-idf lists raise the threshold cheaply, and the long
+    # common-word lists come last, where the threshold usually makes them non-essential.
+    terms.sort(key=lambda t: -ub[t] / (1 + int(p.indptr[t + 1] - p.indptr[t])))
+    m = len(terms)
+    # suffix[j]: the most a passage can score from terms[j:] alone.
+    suffix = [0.0] * (m + 1)
+    for j in range(m - 1, -1, -1):
+        suffix[j] = suffix[j + 1] + ub[terms[j]]
+    seen, stamp = scratch.stamped(p.n_docs)
+    pool_docs = _champions(p, terms)
+    pool_scores = exact_scores(p, seq, pool_docs)
+    seen[pool_docs] = stamp
+    theta = _kth(pool_scores, k)
+    for j, t in enumerate(terms):
+        if suffix[j] < theta:
+            break  # a passage outside the lists read so far cannot reach the top k
+        s, e = int(p.indptr[t]), int(p.indptr[t + 1])
+        d = p.docs[s:e]
+        w = p.weights[s:e]
+        if counts[t] != 1:
+            w = w * counts[t]
+        lim = theta - suffix[j + 1]
+        if lim > 0:
+            sel = np.flatnonzero(w >= lim)
+            d, w = d[sel], w[sel]
+        fresh = seen[d] != stamp
+        cand = d[fresh]
+        partial = w[fresh]
+        seen[cand] = stamp
+        remaining = suffix[j + 1]
+        for u in terms[j + 1 :]:
+            if cand.shape[0] == 0:
+                break
+            _, wu = _probe(p, u, cand)
+            partial = partial + wu * counts[u] if counts[u] != 1 else partial + wu
+            remaining -= ub[u]
+            keep = partial + remaining >= theta
+            if not keep.all():
+                cand, partial = cand[keep], partial[keep]
+        if cand.shape[0]:
+            pool_docs = np.concatenate((pool_docs, cand))
+            pool_scores = np.concatenate((pool_scores, partial))
+            theta = max(theta, _kth(pool_scores, k))
+            keep = pool_scores >= theta
+            pool_docs, pool_scores = pool_docs[keep], pool_scores[keep]
+    if pool_docs.shape[0] > k:
+        near = pool_scores >= _kth(pool_scores, k)
+        pool_docs = pool_docs[near]
+    return pool_docs.astype(np.int64), exact_scores(p, seq, pool_docs)

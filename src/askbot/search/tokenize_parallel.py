@@ -1,0 +1,228 @@
+"""Passages -> term ids for a build: exactly ``Analyzer.terms``, cached per word, on 2 processes."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import threading
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from askbot.search import analysis
+from askbot.search.analysis import _CHAT_MARKUP, _TOKEN, Analyzer, _blank, clean_text
+from askbot.search.corpus import split_passages
+from askbot.search.models import Article
+
+# Below this many articles a second process costs more than it saves.
+PARALLEL_MIN_ARTICLES = 4000
+TASK_ARTICLES = 2000
+
+
+# The analyzer version whose Analyzer.terms this module reproduces chunk by chunk; with any other
+# version it falls back to calling Analyzer.terms (slower, never different).
+ANALYZER_VERSION = 2
+
+# Chunks of all-capitals text (where capitals do not mark acronyms) are kept under this prefix;
+# clean_text removes NUL, so no real chunk starts with it.
+_SHOUTED = "\x00"
+
+
+class TermIds:
+    """Maps text to term ids (first-seen order) exactly as ``Analyzer.terms`` maps it to terms.
+
+    A token never spans whitespace (the token pattern has none), so the terms of a text are the
+    terms of its whitespace-separated chunks in order. Each distinct chunk is analysed once and
+    gets an id; a batch of passages then costs one ``str.split`` per passage, one dictionary
+    lookup per chunk (``map`` over ``dict.get``, all in C) and a numpy gather from chunk ids to
+    term ids. Distinct chunks are bounded by the vocabulary times a few punctuation variants.
+    """
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.vocab: dict[str, int] = {}
+        self._chunk_id: dict[str, int] = {}
+        self._chunk_ptr = array("q", [0])
+        self._chunk_terms = array("i")
+
+    def _add_chunk(self, chunk: str) -> int:
+        acronyms = not chunk.startswith(_SHOUTED)
+        # Analyzer._lookup is the analyzer's own (cached) token -> term: the same rules.
+        lookup = self.analyzer._lookup
+        vocab = self.vocab
+        for raw in _TOKEN.findall(chunk if acronyms else chunk[1:]):
+            term = lookup(raw, acronyms)
+            if term is not None:
+                self._chunk_terms.append(vocab.setdefault(term, len(vocab)))
+        cid = self._chunk_id[chunk] = len(self._chunk_ptr) - 1
+        self._chunk_ptr.append(len(self._chunk_terms))
+        return cid
+
+    def batch(self, texts: Sequence[str]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        """The term ids of all ``texts`` concatenated, and how many belong to each text."""
+        if analysis.ANALYZER_VERSION != ANALYZER_VERSION:
+            return self._batch_by_analyzer(texts)
+        per_text = array("q")
+        chunks: list[str] = []
+        for text in texts:
+            # Every character clean_text removes is non-printable, so printable text is already
+            # clean (isprintable is a C loop, clean_text a regex substitution).
+            if not text.isprintable():
+                text = clean_text(text)
+            if "<" in text or "@" in text:  # chat markup is blanked, as Analyzer.terms does
+                text = _CHAT_MARKUP.sub(_blank, text)
+            # In all-capitals text capitals mean nothing (as in Analyzer.terms).
+            parts = [_SHOUTED + c for c in text.split()] if text.isupper() else text.split()
+            per_text.append(len(parts))
+            chunks.extend(parts)
+        ids = np.fromiter(
+            map(self._chunk_id.get, chunks, repeat(-1)), dtype=np.int64, count=len(chunks)
+        )
+        for i in np.flatnonzero(ids < 0).tolist():
+            cid = self._chunk_id.get(chunks[i])  # a new chunk may repeat within the batch
+            ids[i] = self._add_chunk(chunks[i]) if cid is None else cid
+        ptr = np.frombuffer(self._chunk_ptr, dtype=np.int64)
+        terms = np.frombuffer(self._chunk_terms, dtype=np.int32)
+        starts = ptr[ids]
+        lens = ptr[ids + 1] - starts
+        ends = np.cumsum(lens)
+        total = int(ends[-1]) if ends.size else 0
+        # Ragged gather: the term ids of every chunk, in order.
+        positions = np.repeat(starts - (ends - lens), lens) + np.arange(total, dtype=np.int64)
+        tokens = terms[positions] if total else np.zeros(0, dtype=np.int32)
+        chunk_end = np.cumsum(np.frombuffer(per_text, dtype=np.int64))
+        cum = np.concatenate(([0], ends))
+        counts = cum[chunk_end] - cum[np.concatenate(([0], chunk_end[:-1]))]
+        return tokens, counts.astype(np.int64)
+
+    def _batch_by_analyzer(
+        self, texts: Sequence[str]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        vocab = self.vocab
+        tokens = array("i")
+        counts = array("q")
+        for text in texts:
+            terms = self.analyzer.terms(text)
+            tokens.extend(vocab.setdefault(t, len(vocab)) for t in terms)
+            counts.append(len(terms))
+        return np.frombuffer(tokens, dtype=np.int32), np.frombuffer(counts, dtype=np.int64)
+
+    def terms(self, text: str) -> list[str]:
+        """The terms of ``text`` (for tests: must equal ``Analyzer.terms``)."""
+        ids, _ = self.batch([text])
+        names = list(self.vocab)
+        return [names[i] for i in ids.tolist()]
+
+
+def text_hash(text: str) -> int:
+    """A 63-bit hash of the text with case and spacing folded, to spot syndicated copies."""
+    normal = text.lower()
+    # Printable text has no whitespace but " ": without doubled or edge spaces it is folded.
+    if not normal.isprintable() or "  " in normal or normal[:1] == " " or normal[-1:] == " ":
+        normal = " ".join(normal.split())
+    return int.from_bytes(hashlib.blake2b(normal.encode(), digest_size=8).digest(), "little") >> 1
+
+
+@dataclass(slots=True)
+class Chunk:
+    """A run of articles split and analysed: everything the build keeps, as flat arrays."""
+
+    new_terms: list[str]  # terms first seen in this chunk, in local id order
+    term_base: int  # the local id of new_terms[0]
+    worker: int  # which TermIds the local ids belong to
+    token_ids: bytes  # int32 local term ids of every passage, concatenated
+    doc_len: bytes  # int32 terms per passage
+    passages_per_article: bytes  # int32
+    paragraph: bytes  # int32
+    window: bytes  # int32
+    hashes: bytes  # int64
+    speakers: list[str]
+    text_lengths: bytes  # int64 UTF-8 bytes per passage
+    text: bytes  # UTF-8 texts, concatenated
+
+
+def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int = 0) -> Chunk:
+    """Split articles into passages and turn each into term ids, text and citation columns."""
+    base = len(term_ids.vocab)
+    per_article = array("i")
+    paragraph = array("i")
+    window = array("i")
+    hashes = array("q")
+    lengths = array("q")
+    speakers: list[str] = []
+    texts: list[bytes] = []
+    analysed: list[str] = []
+    for article in articles:
+        passages = split_passages(article)
+        per_article.append(len(passages))
+        for p in passages:
+            analysed.append(f"{p.text} {p.context}" if p.context else p.text)
+            paragraph.append(p.paragraph)
+            window.append(p.window)
+            hashes.append(text_hash(p.text))
+            speakers.append(p.speaker)
+            encoded = p.text.encode("utf-8")
+            lengths.append(len(encoded))
+            texts.append(encoded)
+    tokens, doc_len = term_ids.batch(analysed)
+    return Chunk(
+        new_terms=list(term_ids.vocab)[base:],
+        term_base=base,
+        worker=worker,
+        token_ids=tokens.astype(np.int32).tobytes(),
+        doc_len=doc_len.astype(np.int32).tobytes(),
+        passages_per_article=per_article.tobytes(),
+        paragraph=paragraph.tobytes(),
+        window=window.tobytes(),
+        hashes=hashes.tobytes(),
+        speakers=speakers,
+        text_lengths=lengths.tobytes(),
+        text=b"".join(texts),
+    )
+
+
+# The forked workers read their input from here (inherited, never pickled).
+_SHARED: dict[str, Any] = {}
+
+
+def _work(span: tuple[int, int]) -> Chunk:
+    term_ids: TermIds | None = _SHARED.get("term_ids")
+    if term_ids is None:
+        term_ids = _SHARED["term_ids"] = TermIds(_SHARED["analyzer"])
+    return analyse_articles(_SHARED["articles"][span[0] : span[1]], term_ids, os.getpid())
+
+
+def can_fork() -> bool:
+    """Forking is only safe from a single-threaded process (no lock held by another thread)."""
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.current_thread() is threading.main_thread()
+        and threading.active_count() == 1
+    )
+
+
+def analyse_in_parallel(
+    articles: Sequence[Article], analyzer: Analyzer, workers: int
+) -> Iterator[Chunk]:
+    """Chunks of ``articles`` in order, analysed by ``workers`` forked processes (or here)."""
+    spans = [
+        (i, min(len(articles), i + TASK_ARTICLES)) for i in range(0, len(articles), TASK_ARTICLES)
+    ]
+    if workers <= 1 or len(articles) < PARALLEL_MIN_ARTICLES or not can_fork():
+        term_ids = TermIds(analyzer)
+        for start, end in spans:
+            yield analyse_articles(articles[start:end], term_ids)
+        return
+    _SHARED.update(articles=articles, analyzer=analyzer)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            yield from pool.imap(_work, spans)
+    finally:
+        _SHARED.clear()
