@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import BUNDLED_CORPUS, SEED_ID, write
 
+from askbot.search.analysis import clean_text
 from askbot.search.corpus import (
+    _ANY_VERB,
+    _VERB,
     CorpusError,
+    _content_hash,
+    _one_line,
+    _windows,
     corpus_fingerprint,
     load_corpus,
     split_passages,
@@ -180,3 +189,40 @@ def test_quote_continuation_carries_the_last_named_speaker() -> None:
     assert passages[8].context == "Stephen Biegun"
     assert passages[7].speaker == "Stephen Biegun"
     assert passages[3].context.endswith("Pompeo")
+
+
+def test_whitespace_collapses_on_exactly_the_characters_regex_s_matches() -> None:
+    """Every Unicode whitespace character (and only those) collapses as re's \\s+ would."""
+    assert not any(chr(c).isspace() for c in range(0x10000, sys.maxunicode + 1))
+    for code in range(0x10000):  # the Basic Multilingual Plane holds all whitespace
+        ch = chr(code)
+        text = f" a{ch}{ch}b\t{ch}"
+        expected = re.sub(r"\s+", " ", clean_text(text)).strip()
+        assert _one_line(text) == expected, hex(code)
+
+
+def test_speech_verb_search_matches_whole_words_only() -> None:
+    """The grouped verb search agrees with a plain \\b(?:...)\\b alternation of the same words."""
+    plain = re.compile(rf"\b(?:{_VERB}|continued)\b")
+    texts = [
+        "he said", "unsaid", "said_", "saidx", "Said", "(said)", "x says.", "sayings", "saying",
+        "wrote—", "rewrote", "continued", "discontinued", "noted2", "é said é", "éditsaid",
+        "told", "toldé", "tells", "", "s", "a c d e i n o r s t w",
+    ]  # fmt: skip
+    for text in texts:
+        assert bool(_ANY_VERB.search(text)) == bool(plain.search(text)), text
+
+
+def test_paragraph_of_exactly_window_words_is_one_window() -> None:
+    """max_words words stay one passage; one more word makes sentence windows."""
+    words = ["word"] * 9
+    assert _windows(" ".join(words) + ". end", 10) == [" ".join(words) + ". end"]
+    assert _windows(" ".join(words) + ". end two", 10) == [" ".join(words) + ".", "end two"]
+
+
+def test_content_hash_is_blake2b_of_nul_terminated_parts() -> None:
+    """Saved indexes compare this hash, so its bytes must not change."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in ("Title", "para \ud800 one", "date=2020"):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    assert _content_hash("Title", "para \ud800 one", "date=2020") == h.hexdigest()
