@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
 import pytest
+
+from askbot.search.analysis import Analyzer
+from askbot.search.corpus import load_corpus
+from askbot.search.index import Index, build_index
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO / "corpus"
@@ -29,3 +34,9 @@ def write(path: Path, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+@functools.cache
+def bundled_index() -> Index:
+    """The bundled corpus's index, built once per test session (an Index is immutable)."""
+    return build_index(list(load_corpus(BUNDLED_CORPUS).articles), Analyzer())

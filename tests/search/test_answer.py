@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BUNDLED_CORPUS, SEED_ID
+from conftest import SEED_ID, bundled_index
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import (
@@ -13,12 +13,11 @@ from askbot.search.answer import (
     build_answer,
     key_terms,
 )
-from askbot.search.corpus import load_corpus
 from askbot.search.index import Index, build_index
 from askbot.search.models import Answer, Article
 
 A = Analyzer()
-BUNDLED = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+BUNDLED = bundled_index()
 FILLER = (
     "Farmers planted wheat in the valley this spring.",
     "The museum opened a new wing for modern sculpture.",

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from conftest import BUNDLED_CORPUS
+from conftest import bundled_index
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions, build_answer
-from askbot.search.corpus import load_corpus
-from askbot.search.index import build_index
 
 A = Analyzer()
-INDEX = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+INDEX = bundled_index()
 WORDS = st.sampled_from(["Biegun", "said", "North", "Korea", "crane", "the", "what", "@everyone",
                          "<@123>", "😀", "\u200b", "'; DROP TABLE", "```", "2018", "Пхеньян"])  # fmt: skip
 QUESTIONS = st.one_of(st.text(max_size=400), st.lists(WORDS, max_size=12).map(" ".join))

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BUNDLED_CORPUS, SEED_ID
+from conftest import SEED_ID, bundled_index
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions
-from askbot.search.corpus import load_corpus
 from askbot.search.evaluate import EvalFileError, Judged, evaluate, evaluate_baseline, parse_judged
-from askbot.search.index import build_index
 
 A = Analyzer()
-INDEX = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+INDEX = bundled_index()
 
 
 def test_judged_lines_accept_paragraph_and_squad_paragraph_index() -> None:

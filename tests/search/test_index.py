@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BUNDLED_CORPUS, SHARED
+from conftest import BUNDLED_CORPUS, SHARED, bundled_index
 from rank_bm25 import BM25Okapi
 
 from askbot.search.analysis import Analyzer
@@ -69,7 +69,7 @@ def test_scores_equal_rank_bm25_on_squad_with_other_parameters() -> None:
 
 def test_top_k_is_the_best_scores_in_order_with_ties_by_position() -> None:
     """search() returns the k best of get_scores, ties broken by passage order."""
-    index = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+    index = bundled_index()
     terms = A.terms("north korea talks")
     scores = index.get_scores(terms)
     expected = sorted(range(len(scores)), key=lambda d: (-scores[d], d))[:7]
@@ -78,13 +78,13 @@ def test_top_k_is_the_best_scores_in_order_with_ties_by_position() -> None:
 
 def test_unknown_terms_find_nothing() -> None:
     """A query of terms absent from the corpus returns no hits."""
-    index = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+    index = bundled_index()
     assert index.search(["zzzz"], 5) == []
 
 
 def test_saved_index_loads_with_the_same_results(tmp_path: Path) -> None:
     """save() then load() gives identical hits and passage texts."""
-    index = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+    index = bundled_index()
     loaded = Index.load(index.save(tmp_path / "idx"))
     terms = A.terms("Biegun")
     assert loaded.search(terms, 5) == index.search(terms, 5)
@@ -93,7 +93,7 @@ def test_saved_index_loads_with_the_same_results(tmp_path: Path) -> None:
 
 def test_index_of_another_format_version_is_refused(tmp_path: Path) -> None:
     """A saved index from another version raises IndexFormatError naming the version."""
-    path = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A).save(tmp_path / "idx")
+    path = bundled_index().save(tmp_path / "idx")
     meta = (
         (path / "meta.json")
         .read_text()
@@ -106,7 +106,7 @@ def test_index_of_another_format_version_is_refused(tmp_path: Path) -> None:
 
 def test_index_of_another_analyzer_is_refused(tmp_path: Path) -> None:
     """Loading with a different analyzer fingerprint raises IndexFormatError."""
-    path = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A).save(tmp_path / "idx")
+    path = bundled_index().save(tmp_path / "idx")
     with pytest.raises(IndexFormatError, match="analyzer"):
         Index.load(path, analyzer_fingerprint="other")
 

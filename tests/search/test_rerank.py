@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BUNDLED_CORPUS
+from conftest import bundled_index
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import term_weights
-from askbot.search.corpus import load_corpus
 from askbot.search.index import Index, build_index
 from askbot.search.models import Article
 from askbot.search.rerank import (
@@ -21,7 +20,7 @@ from askbot.search.rerank import (
 )
 
 A = Analyzer()
-BUNDLED = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+BUNDLED = bundled_index()
 FILLER = (
     "Farmers planted wheat in the valley this spring.",
     "The museum opened a new wing for modern sculpture.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import BUNDLED_CORPUS, SEED_ID
+from conftest import BUNDLED_CORPUS, SEED_ID, bundled_index
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions, build_answer
@@ -20,7 +20,7 @@ from askbot.search.speakers import (
 )
 
 A = Analyzer()
-BUNDLED = build_index(list(load_corpus(BUNDLED_CORPUS).articles), A)
+BUNDLED = bundled_index()
 SEED = next(a for a in load_corpus(BUNDLED_CORPUS).articles if a.id == SEED_ID)
 FILLER = Article(id="filler", title="Filler", paragraphs=(
     "Farmers planted wheat in the valley this spring.",
