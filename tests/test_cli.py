@@ -268,3 +268,19 @@ def test_malformed_date_filter_is_a_usage_error(
     """after:yesterday exits 2 and says how to write a date."""
     assert main(["ask", "talks after:yesterday"]) == 2
     assert "after:2020-06-01" in capsys.readouterr().err
+
+
+def test_index_on_a_terminal_shows_a_progress_bar(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a terminal, `index` draws its progress bar and still succeeds."""
+    from rich.console import Console
+
+    import askbot.cli as cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        cli, "_stderr", lambda: Console(file=screen, force_terminal=True, width=100)
+    )
+    assert main(["index"]) == 0
+    assert "Indexing" in screen.getvalue() and "passages" in screen.getvalue()

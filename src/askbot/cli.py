@@ -84,7 +84,8 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
     with Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} passages"),
+        # The total is unknown until the corpus is read: show the count, not "done/total".
+        TextColumn("{task.completed:,} passages"),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         console=console,
