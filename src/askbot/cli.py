@@ -24,6 +24,7 @@ from askbot import __version__
 from askbot.config import Settings
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import MAX_QUESTION_CHARS, NO_TERMS, build_answer
+from askbot.search.context import context_around
 from askbot.search.corpus import CorpusError
 from askbot.search.index import Index
 from askbot.search.models import Answer
@@ -171,16 +172,6 @@ def answer_json(answer: Answer, latency_ms: float, query_id: str) -> dict[str, A
     }
 
 
-def _context_lines(index: Index, passage_id: str, around: int) -> list[tuple[int, str]]:
-    doc = index.doc_by_passage_id(passage_id)
-    if doc is None:
-        return []
-    article = index.article_of(doc)
-    lo = max(article.first_passage, doc - around)
-    hi = min(article.first_passage + article.passage_count - 1, doc + around)
-    return [(int(index.p_paragraph[d]), index.text(d)) for d in range(lo, hi + 1)]
-
-
 def print_answer(console: Console, answer: Answer, index: Index, context: int = 0) -> None:
     """A readable cited answer for the terminal."""
     if not answer.answered:
@@ -190,7 +181,9 @@ def print_answer(console: Console, answer: Answer, index: Index, context: int = 
     console.print(f"[dim]Match: {label.get(answer.confidence, answer.confidence)}[/]\n")
     for p in answer.passages:
         if context:
-            for para, text in _context_lines(index, p.citation.passage_id, context):
+            for para, text in context_around(
+                index, p.citation.article_id, p.citation.paragraph, context
+            ):
                 mark = "[bold]»[/]" if para == p.citation.paragraph else " "
                 body = (
                     escape(p.highlighted("\x01", "\x02"))

@@ -6,6 +6,7 @@ import pytest
 
 from askbot.bot import _lookup
 from askbot.search.analysis import Analyzer
+from askbot.search.context import neighbours, paragraphs_of
 from askbot.search.index import Index, build_index
 from askbot.search.models import Article
 
@@ -56,7 +57,7 @@ def test_resolves_typed_title_or_unique_fragment(index: Index) -> None:
 def test_paragraphs_join_sentence_windows(index: Index) -> None:
     """A long paragraph split into windows is shown whole under its number."""
     info = index.articles[index.article_by_id["pompeo"]]
-    paragraphs = _lookup.paragraphs_of(index, info)
+    paragraphs = paragraphs_of(index, info)
     assert sorted(paragraphs) == [1, 2, 3, 4]
     assert paragraphs[3] == LONG
 
@@ -64,9 +65,9 @@ def test_paragraphs_join_sentence_windows(index: Index) -> None:
 def test_neighbours_are_the_paragraph_and_each_side(index: Index) -> None:
     """Context for ¶2 is ¶1-¶3; for the first paragraph, ¶1-¶2."""
     info = index.articles[index.article_by_id["pompeo"]]
-    paragraphs = _lookup.paragraphs_of(index, info)
-    assert [n for n, _ in _lookup.neighbours(paragraphs, 2)] == [1, 2, 3]
-    assert [n for n, _ in _lookup.neighbours(paragraphs, 1)] == [1, 2]
+    paragraphs = paragraphs_of(index, info)
+    assert [n for n, _ in neighbours(paragraphs, 2)] == [1, 2, 3]
+    assert [n for n, _ in neighbours(paragraphs, 1)] == [1, 2]
 
 
 def test_pages_are_clamped(index: Index) -> None:

@@ -71,21 +71,6 @@ def resolve_article(index: Index, text: str) -> ArticleInfo | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def paragraphs_of(index: Index, article: ArticleInfo) -> dict[int, str]:
-    """Paragraph number -> text, with a long paragraph's sentence windows joined back."""
-    out: dict[int, list[str]] = {}
-    for doc in range(article.first_passage, article.first_passage + article.passage_count):
-        out.setdefault(int(index.p_paragraph[doc]), []).append(index.text(doc))
-    return {n: " ".join(parts) for n, parts in sorted(out.items())}
-
-
-def neighbours(
-    paragraphs: dict[int, str], paragraph: int, radius: int = 1
-) -> list[tuple[int, str]]:
-    """The paragraph and up to ``radius`` paragraphs on each side, in order."""
-    return [(n, t) for n, t in paragraphs.items() if abs(n - paragraph) <= radius]
-
-
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of the corpus listing."""

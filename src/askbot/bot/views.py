@@ -13,6 +13,7 @@ import discord
 from askbot.bot import _lookup
 from askbot.bot.errors import send_ephemeral
 from askbot.bot.render import NO_MENTIONS, render_context, render_sources_page
+from askbot.search.context import neighbours, paragraphs_of
 from askbot.search.models import Answer
 from askbot.service import AskService
 
@@ -87,7 +88,7 @@ class ContextButton(
             return
         article = index.article_of(doc)
         paragraph = int(index.p_paragraph[doc])
-        around = _lookup.neighbours(_lookup.paragraphs_of(index, article), paragraph)
+        around = neighbours(paragraphs_of(index, article), paragraph)
         embed = render_context(article, around, paragraph)
         await interaction.response.send_message(
             embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS

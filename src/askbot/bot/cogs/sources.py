@@ -12,6 +12,7 @@ from askbot.bot import _lookup
 from askbot.bot.errors import send_ephemeral
 from askbot.bot.render import NO_MENTIONS, fit, render_source, render_sources_page
 from askbot.bot.views import sources_view
+from askbot.search.context import paragraphs_of
 from askbot.service import AskService
 
 Interaction = discord.Interaction[discord.Client]
@@ -43,7 +44,7 @@ class SourcesCog(commands.Cog):
                 "suggestions, or use /sources to list them.",
             )
             return
-        paragraphs = _lookup.paragraphs_of(index, info)
+        paragraphs = paragraphs_of(index, info)
         if not paragraphs:
             await send_ephemeral(interaction, "That article has no paragraphs in the index.")
             return
