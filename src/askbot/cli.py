@@ -163,6 +163,7 @@ def answer_json(answer: Answer, latency_ms: float, query_id: str) -> dict[str, A
                 "url": p.citation.url,
                 "source": p.citation.source,
                 "speaker": p.speaker or None,
+                "speaker_role": p.speaker_role or None,
                 "also_in": [c.passage_id for c in p.also_in],
             }
             for p in answer.passages
@@ -200,7 +201,8 @@ def print_answer(console: Console, answer: Answer, index: Index, context: int = 
             )
         cite = escape(p.citation.label())
         url = f" {escape(p.citation.url)}" if p.citation.url else ""
-        who = f" — quoting {escape(p.speaker)}" if p.speaker else ""
+        role = f", {p.speaker_role}" if p.speaker_role else ""
+        who = f" — quoting {escape(p.speaker + role)}" if p.speaker else ""
         console.print(
             f"    [cyan]{cite}[/]{url}{who}  [dim]({p.citation.passage_id}, score {p.score:.2f})[/]"
         )

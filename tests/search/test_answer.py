@@ -188,3 +188,11 @@ def test_answering_does_not_depend_on_how_many_passages_are_shown() -> None:
 def test_key_terms_are_names_and_numbers(question: str, expected: set[str]) -> None:
     """Numbers, acronyms and capitalised words not opening a sentence; case-less text: numbers."""
     assert key_terms(A, question) == expected
+
+
+def test_quoted_speaker_carries_the_role_the_article_gives() -> None:
+    """Biegun's quotes name him with his title from paragraph 6."""
+    answer = build_answer("What did Biegun say?", BUNDLED, A)
+    assert {p.speaker_role for p in answer.passages} == {
+        "US Deputy Secretary of State and special envoy for North Korea"
+    }

@@ -315,7 +315,8 @@ def _passage_embed(passage: CitedPassage, budget: int, colour: discord.Colour) -
         embed.add_field(name="Also in", value=value, inline=False)
     speaker = ""
     if passage.speaker and passage.speaker.casefold() not in passage.text.casefold():
-        speaker = "\n— " + fit(passage.speaker, 100)
+        role = f", {passage.speaker_role}" if passage.speaker_role else ""
+        speaker = "\n— " + fit(passage.speaker + role, 200)
     used = embeds_length([embed])
     room = min(DESCRIPTION_LIMIT, budget - used) - dlen(speaker)
     embed.description = fit_highlighted(passage.text, passage.highlights, room) + speaker or None

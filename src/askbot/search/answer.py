@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from askbot.search.analysis import SPEECH_TERM, Analyzer, clean_text
+from askbot.search.corpus import speaker_role
 from askbot.search.index import Index, coverage_idf
 from askbot.search.models import Answer, Citation, CitedPassage, Hit, Span
 from askbot.search.query import Filters, QueryError, normalise_date, parse_question
@@ -221,7 +222,27 @@ def _cited(
         highlights=highlight_spans(analyzer, text, terms),
         speaker=index.speaker(doc),
         also_in=tuple(citation_for(index, d) for d in match.copies),
+        speaker_role=role_of(index, doc),
     )
+
+
+def role_of(index: Index, doc: int) -> str:
+    """The title the article gives the speaker of passage ``doc`` where it names them, or ''.
+
+    Found at answer time (a few passages, not the whole corpus): the first passage of the same
+    article that names the speaker in full and gives them a role.
+    """
+    name = index.speaker(doc)
+    if not name:
+        return ""
+    article = index.article_of(doc)
+    for other in range(article.first_passage, article.first_passage + article.passage_count):
+        text = index.text(other)
+        if name in text:
+            role = speaker_role(text, name)
+            if role:
+                return role
+    return ""
 
 
 # A phrase as the index sees it: its terms, each with how many words (stopwords) came before it

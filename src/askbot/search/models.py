@@ -94,6 +94,7 @@ class CitedPassage:
     highlights: tuple[Span, ...] = ()
     speaker: str = ""
     also_in: tuple[Citation, ...] = ()
+    speaker_role: str = ""
 
     def highlighted(self, before: str = "**", after: str = "**") -> str:
         """The text with every matched span wrapped in ``before``/``after``."""
