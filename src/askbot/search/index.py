@@ -55,7 +55,7 @@ from askbot.search import pruning
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.models import Article, Hit, Passage, Skipped
-from askbot.search.tokenize_parallel import Chunk, analyse_in_parallel, text_hash
+from askbot.search.tokenize_parallel import Chunk, analyse_in_parallel
 
 FORMAT = "askbot-index"
 FORMAT_VERSION = 2
@@ -115,10 +115,6 @@ def coverage_idf(df: int, n_docs: int) -> float:
     little and a word the corpus has never seen counts the most.
     """
     return max(math.log((n_docs - df + 0.5) / (df + 0.5)), 0.05)
-
-
-def _text_hash(text: str) -> int:
-    return text_hash(text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ import io
 import json
 import logging
 import sqlite3
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -467,8 +466,3 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
             await conn.execute(statement)
         await conn.execute(f"PRAGMA user_version = {target}")
         await conn.commit()
-
-
-def monotonic_ms() -> float:
-    """Milliseconds from a monotonic clock, for latencies."""
-    return time.perf_counter() * 1000.0
