@@ -292,13 +292,19 @@ class GatewayHub:
         else:
             conn.close(CloseCode.UNKNOWN_OPCODE, "Unknown opcode.")
 
-    def _identify(self, conn: GatewayConnection, d: Json) -> None:
-        fake = self.fake
+    def _authenticated(self, conn: GatewayConnection, d: Json) -> bool:
+        """Whether an IDENTIFY/RESUME may go on; closes the socket as Discord does when not."""
         if conn.session is not None:
             conn.close(CloseCode.ALREADY_AUTHENTICATED, "Already authenticated.")
-            return
-        if fake.reject_token or d.get("token") != fake.token:
+            return False
+        if self.fake.reject_token or d.get("token") != self.fake.token:
             conn.close(CloseCode.AUTHENTICATION_FAILED, "Authentication failed.")
+            return False
+        return True
+
+    def _identify(self, conn: GatewayConnection, d: Json) -> None:
+        fake = self.fake
+        if not self._authenticated(conn, d):
             return
         intents = d.get("intents")
         # Accept any plausible bit so newer discord.py intents don't trip the fake.
@@ -352,12 +358,7 @@ class GatewayHub:
         conn.marker().add_done_callback(lambda _: self.ready_sent.append(session.session_id))
 
     def _resume(self, conn: GatewayConnection, d: Json) -> None:
-        fake = self.fake
-        if conn.session is not None:
-            conn.close(CloseCode.ALREADY_AUTHENTICATED, "Already authenticated.")
-            return
-        if fake.reject_token or d.get("token") != fake.token:
-            conn.close(CloseCode.AUTHENTICATION_FAILED, "Authentication failed.")
+        if not self._authenticated(conn, d):
             return
         session = self.sessions.get(str(d.get("session_id")))
         seq = int(d.get("seq") or 0)
