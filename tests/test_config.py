@@ -40,3 +40,25 @@ def test_empty_values_from_a_copied_env_example_mean_defaults(tmp_path: Path) ->
     settings = Settings(_env_file=env)
     assert settings.database == Path(".askbot") / "askbot.db"
     assert settings.guild_ids == [] and settings.discord_token is None
+
+
+def test_default_data_folder_moves_out_of_the_corpus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from inside the corpus folder, the index and log go to the user's cache instead."""
+    corpus = tmp_path / "news"
+    corpus.mkdir()
+    monkeypatch.chdir(corpus)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("ASKBOT_DATA_DIR", raising=False)
+    settings = Settings(_env_file=None, corpus_dir=Path("."))
+    assert settings.indexes == tmp_path / "cache" / "askbot" / "index"
+    assert settings.database == tmp_path / "cache" / "askbot" / "askbot.db"
+
+
+def test_explicit_data_folder_is_used_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ASKBOT_DATA_DIR set by the user is never moved."""
+    monkeypatch.setenv("ASKBOT_DATA_DIR", str(tmp_path / "state"))
+    assert Settings(_env_file=None).indexes == tmp_path / "state" / "index"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -92,14 +93,31 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def data_home(self) -> Path:
+        """Where the index and log live by default.
+
+        The default ``.askbot`` is relative to the working directory; run from inside the corpus
+        folder it would write into the corpus, so the user's cache folder is used instead. A
+        data_dir the user set is always used as given.
+        """
+        if "data_dir" in self.model_fields_set:
+            return self.data_dir
+        corpus = self.corpus_dir.resolve()
+        here = self.data_dir.resolve()
+        if here == corpus or here.is_relative_to(corpus):
+            cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+            return Path(cache) / "askbot"
+        return self.data_dir
+
+    @property
     def database(self) -> Path:
         """The query log's path."""
-        return self.db_path or self.data_dir / "askbot.db"
+        return self.db_path or self.data_home / "askbot.db"
 
     @property
     def indexes(self) -> Path:
         """The folder of saved indexes."""
-        return self.index_dir or self.data_dir / "index"
+        return self.index_dir or self.data_home / "index"
 
     def index_spec(self) -> IndexSpec:
         """Where the corpus and its saved indexes are, and how passages are scored."""
