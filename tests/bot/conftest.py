@@ -15,7 +15,7 @@ import discord
 import discord.gateway
 import discord.http
 import pytest
-from support.fake_discord import FakeDiscord, GuildRef, Perm
+from support.fake_discord import FakeDiscord, GuildRef, Perm, wait_until_ready
 
 from askbot.bot.client import AskBot
 from askbot.bot.launcher import assembled_bot
@@ -109,23 +109,13 @@ async def world(tmp_path: Path, clean_env: None) -> AsyncIterator[World]:
         assert (record["allowed_mentions"] or {}).get("parse") == [], record["kind"]
 
 
-async def _wait_ready(bot: discord.Client, task: asyncio.Task[None]) -> None:
-    ready = asyncio.ensure_future(bot.wait_until_ready())
-    done, _ = await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-    if ready not in done:
-        ready.cancel()
-        if task in done:
-            task.result()
-        raise TimeoutError("the bot did not become ready")
-
-
 @contextlib.asynccontextmanager
 async def running_bot(settings: Settings) -> AsyncIterator[AskBot]:
     """AskBot assembled by the launcher's own code, connected to the fake and ready."""
     async with assembled_bot(settings, guild_ready_timeout=READY_TIMEOUT) as bot:
         task = asyncio.create_task(bot.start(TOKEN))
         try:
-            await _wait_ready(bot, task)
+            await wait_until_ready(bot, task, WAIT)
             yield bot
         finally:
             await bot.close()

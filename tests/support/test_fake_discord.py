@@ -13,7 +13,14 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from support.fake_discord import CallbackType, FakeDiscord, GuildRef, MessageFlag, point_discord_at
+from support.fake_discord import (
+    CallbackType,
+    FakeDiscord,
+    GuildRef,
+    MessageFlag,
+    point_discord_at,
+    wait_until_ready,
+)
 
 TOKEN = "test-token"
 WAIT = 5.0
@@ -65,16 +72,6 @@ def _assert_local() -> None:
     assert discord.http.Route.BASE.startswith("http://127.0.0.1:")
 
 
-async def _wait_ready(client: discord.Client, task: asyncio.Task[None]) -> None:
-    ready = asyncio.ensure_future(client.wait_until_ready())
-    done, _ = await asyncio.wait({task, ready}, timeout=WAIT, return_when=asyncio.FIRST_COMPLETED)
-    if ready not in done:
-        ready.cancel()
-        if task in done:
-            task.result()
-        raise TimeoutError("client did not become ready")
-
-
 @pytest.fixture
 async def connect(env: Env) -> AsyncIterator[Connect]:
     """Start clients against the fake; closes them before the fake stops."""
@@ -84,7 +81,7 @@ async def connect(env: Env) -> AsyncIterator[Connect]:
         _assert_local()
         task = asyncio.create_task(client.start(TOKEN))
         running.append((client, task))
-        await _wait_ready(client, task)
+        await wait_until_ready(client, task, WAIT)
         return client
 
     yield _connect

@@ -14,7 +14,7 @@ from .constants import (
 from .interactions import FakeInteraction
 from .messages import compute_pings, pings_anyone
 from .records import GatewayFrame, RecordedFile, RecordedRequest, WaitableLog
-from .server import FakeDiscord, point_discord_at
+from .server import FakeDiscord, point_discord_at, wait_until_ready
 from .state import GuildRef
 
 __all__ = [
@@ -37,4 +37,5 @@ __all__ = [
     "compute_pings",
     "pings_anyone",
     "point_discord_at",
+    "wait_until_ready",
 ]

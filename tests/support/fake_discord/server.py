@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+import discord
 from aiohttp import web
 
 from .constants import (
@@ -76,6 +77,21 @@ def _nth(predicate: Callable[[Any], bool], n: int) -> Callable[[Any], bool]:
         return seen >= n
 
     return check
+
+
+async def wait_until_ready(
+    client: discord.Client, task: asyncio.Task[None], timeout: float = 10.0
+) -> None:
+    """Wait for ``client`` (started as ``task``) to be ready; re-raise if it died first."""
+    ready = asyncio.ensure_future(client.wait_until_ready())
+    done, _ = await asyncio.wait(
+        {task, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+    )
+    if ready not in done:
+        ready.cancel()
+        if task in done:
+            task.result()
+        raise TimeoutError("the client did not become ready")
 
 
 async def point_discord_at(base_url: str) -> Callable[[], None]:
