@@ -195,8 +195,8 @@ def child_prepare(size: int) -> dict[str, Any]:
     import gc
 
     from askbot.search.analysis import Analyzer
+    from askbot.search.build import tokenize_passages
     from askbot.search.corpus import load_corpus, split_passages
-    from askbot.search.index import tokenize_passages
 
     target = tokens_cache(size)
     if (target / "timing.json").exists():

@@ -28,8 +28,8 @@ from rank_bm25 import BM25Okapi
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import DEFAULT_MIN_COVERAGE, AnswerOptions, build_answer
+from askbot.search.build import build_index
 from askbot.search.corpus import load_corpus
-from askbot.search.index import build_index
 from askbot.search.models import Article
 
 REPO = Path(__file__).resolve().parents[1]

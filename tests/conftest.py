@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from askbot.search.analysis import Analyzer
+from askbot.search.build import build_index
 from askbot.search.corpus import load_corpus
-from askbot.search.index import Index, build_index
+from askbot.search.index import Index
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO / "corpus"

@@ -6,8 +6,9 @@ import pytest
 
 from askbot.bot import _lookup
 from askbot.search.analysis import Analyzer
+from askbot.search.build import build_index
 from askbot.search.context import neighbours, paragraphs_of
-from askbot.search.index import Index, build_index
+from askbot.search.index import Index
 from askbot.search.models import Article
 
 LONG = " ".join(f"Sentence number {i} is here." for i in range(80))

@@ -13,7 +13,8 @@ from askbot.search.answer import (
     build_answer,
     key_terms,
 )
-from askbot.search.index import Index, build_index
+from askbot.search.build import build_index
+from askbot.search.index import Index
 from askbot.search.models import Answer, Article
 
 A = Analyzer()

@@ -15,7 +15,8 @@ from askbot.search.answer import (
     filtered_search,
     phrase_terms,
 )
-from askbot.search.index import Index, build_index
+from askbot.search.build import build_index
+from askbot.search.index import Index
 from askbot.search.models import Answer, Article
 from askbot.search.query import Filters, QueryError, make_filters, parse_question
 

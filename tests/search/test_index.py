@@ -10,14 +10,13 @@ from conftest import BUNDLED_CORPUS, SHARED, bundled_index
 from rank_bm25 import BM25Okapi
 
 from askbot.search.analysis import Analyzer
+from askbot.search.build import build_index, tokenize_passages
 from askbot.search.corpus import load_corpus, split_passages
 from askbot.search.index import (
     FORMAT_VERSION,
     BM25Params,
     Index,
     IndexFormatError,
-    build_index,
-    tokenize_passages,
 )
 from askbot.search.models import Article
 

@@ -8,11 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from askbot.search import index as index_module
+from askbot.search import postings as postings_module
 from askbot.search import pruning
 from askbot.search.analysis import Analyzer
+from askbot.search.build import build_index, tokenize_passages
 from askbot.search.corpus import split_passages
-from askbot.search.index import BM25Params, Index, build_index, tokenize_passages
+from askbot.search.index import BM25Params, Index
 from askbot.search.models import Article, Hit
 
 A = Analyzer()
@@ -63,7 +64,7 @@ def test_pruned_top_k_equals_exhaustive_top_k_including_ties(
     """With pruning forced on every query, search() returns exactly the exhaustive top k."""
     articles, query, k, champions = case
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(index_module, "CHAMPIONS", champions)
+        mp.setattr(postings_module, "CHAMPIONS", champions)
         mp.setattr(pruning, "SMALL_WORK", 0)
         index = build_index(articles, A)
         assert index.search(query, k) == _reference(index, query, k)
@@ -77,7 +78,7 @@ def test_pruned_candidates_hold_every_exhaustive_winner(
     """pruning.top_k (forced) keeps every passage of the exact top k with bitwise scores."""
     articles, query, k, champions = case
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(index_module, "CHAMPIONS", champions)
+        mp.setattr(postings_module, "CHAMPIONS", champions)
         index = build_index(articles, A)
     seq = [index.vocab[t] for t in query if t in index.vocab]
     if not seq:
@@ -93,7 +94,7 @@ def test_ties_at_the_boundary_go_to_the_earlier_passages() -> None:
     paragraphs = ("fish bread", "cloud drum bird", "flute grape harp", "iron jade kite")
     articles = [Article(id=f"a{i}", title="t", paragraphs=paragraphs) for i in range(60)]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(index_module, "CHAMPIONS", 2)
+        mp.setattr(postings_module, "CHAMPIONS", 2)
         mp.setattr(pruning, "SMALL_WORK", 0)
         index = build_index(articles, A)
         hits = index.search(["fish", "bread", "cloud"], 5)

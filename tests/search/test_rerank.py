@@ -7,7 +7,8 @@ from conftest import bundled_index
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import term_weights
-from askbot.search.index import Index, build_index
+from askbot.search.build import build_index
+from askbot.search.index import Index
 from askbot.search.models import Article
 from askbot.search.rerank import (
     RerankWeights,

@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 from askbot.search import analysis, tokenize_parallel
 from askbot.search import index as index_module
+from askbot.search import postings as postings_module
 from askbot.search.analysis import _INVISIBLE, Analyzer
+from askbot.search.build import build_index, tokenize_passages
 from askbot.search.corpus import load_corpus, split_passages
-from askbot.search.index import Index, build_index, tokenize_passages
+from askbot.search.index import Index
 from askbot.search.tokenize_parallel import TermIds, can_fork
 
 A = Analyzer()
@@ -93,7 +95,7 @@ def test_postings_hold_each_passage_term_frequency() -> None:
 
 def test_champions_are_each_terms_best_postings(monkeypatch: pytest.MonkeyPatch) -> None:
     """With 3 champions, each long term keeps its 3 best by (weight desc, passage asc)."""
-    monkeypatch.setattr(index_module, "CHAMPIONS", 3)
+    monkeypatch.setattr(postings_module, "CHAMPIONS", 3)
     index = build_index(ARTICLES, A)
     long_terms = 0
     for t in range(len(index.terms)):

@@ -9,8 +9,9 @@ from conftest import BUNDLED_CORPUS, SEED_ID, bundled_index
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions, build_answer
+from askbot.search.build import build_index
 from askbot.search.corpus import find_speaker, load_corpus, speaker_role, split_passages
-from askbot.search.index import Index, build_index
+from askbot.search.index import Index
 from askbot.search.models import Answer, Article
 from askbot.search.speakers import (
     SpeakerQuestion,

@@ -2,8 +2,9 @@
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions, build_answer
+from askbot.search.build import build_index
 from askbot.search.corpus import Corpus, CorpusError, load_corpus, split_passages
-from askbot.search.index import BM25Params, Index, IndexFormatError, build_index
+from askbot.search.index import BM25Params, Index, IndexFormatError
 from askbot.search.models import Answer, Article, Citation, CitedPassage, Hit, Passage, Skipped
 from askbot.search.store import IndexSpec, open_index
 

@@ -35,15 +35,13 @@ tables.json            JSON         {"speakers": [...], "skipped": [{"path", "re
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import math
 import os
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -54,14 +52,10 @@ import numpy.typing as npt
 from askbot.search import pruning
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import SPEAKER_RULES_VERSION, WINDOW_WORDS
-from askbot.search.models import Article, Hit, Passage, Skipped
-from askbot.search.tokenize_parallel import Chunk, analyse_in_parallel
+from askbot.search.models import Hit, Passage, Skipped
 
 FORMAT = "askbot-index"
 FORMAT_VERSION = 2
-# Champion postings kept per term: a first pruning threshold, and single-term top-k for k <= this.
-CHAMPIONS = 64
-BUILD_WORKERS = 2
 
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
@@ -559,230 +553,3 @@ def index_key(corpus_fingerprint: str, analyzer: Analyzer, params: BM25Params) -
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(spec.encode()).hexdigest()[:20]
-
-
-def tokenize_passages(passages: Sequence[Passage], analyzer: Analyzer) -> list[list[str]]:
-    """The index terms of each passage: its text plus any carried context (the speaker)."""
-    terms = analyzer.terms
-    return [terms(f"{p.text} {p.context}" if p.context else p.text) for p in passages]
-
-
-def build_index(
-    articles: Iterable[Article],
-    analyzer: Analyzer,
-    params: BM25Params | None = None,
-    *,
-    key: str = "",
-    skipped: Sequence[Skipped] = (),
-    progress: Progress | None = None,
-    workers: int = BUILD_WORKERS,
-) -> Index:
-    """Split articles into passages, analyse them and compute exact BM25Okapi weights.
-
-    Splitting and analysis run in ``workers`` forked processes when the corpus is large and this
-    process has a single thread (forking a threaded process can deadlock); results are identical.
-    """
-    params = params or BM25Params()
-    started = time.perf_counter()
-    article_list = list(articles)
-    gc_was_enabled = gc.isenabled()
-    # Millions of small objects make the cyclic GC rescan the heap over and over; nothing
-    # built here has reference cycles.
-    gc.disable()
-    try:
-        index = _build(article_list, analyzer, params, key, list(skipped), progress, workers)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
-    return index
-
-
-def _build(
-    article_list: list[Article],
-    analyzer: Analyzer,
-    params: BM25Params,
-    key: str,
-    skipped: list[Skipped],
-    progress: Progress | None,
-    workers: int,
-) -> Index:
-    estimate = max(1, sum(len(a.paragraphs) for a in article_list))
-    vocab: dict[str, int] = {}
-    remap: dict[int, list[int]] = {}  # worker -> its local term id -> global term id
-    tokens: list[I32] = []
-    columns: dict[str, list[Any]] = {
-        name: [] for name in ("doc_len", "per_article", "paragraph", "window", "hashes", "lengths")
-    }
-    # One growing buffer (realloc extends it in place) rather than a list of parts joined at the
-    # end, which would hold the corpus text twice.
-    text = bytearray()
-    speakers_of: list[str] = []
-    done = 0
-    for chunk in analyse_in_parallel(article_list, analyzer, workers):
-        table = remap.setdefault(chunk.worker, [])
-        if chunk.term_base != len(table):
-            raise RuntimeError("analysis chunks arrived out of order")
-        table.extend(vocab.setdefault(t, len(vocab)) for t in chunk.new_terms)
-        local = np.frombuffer(chunk.token_ids, dtype=np.int32)
-        tokens.append(np.asarray(table, dtype=np.int32)[local] if local.size else local)
-        _collect(columns, chunk)
-        text += chunk.text
-        speakers_of.extend(chunk.speakers)
-        done += len(chunk.speakers)
-        if progress is not None:
-            progress(min(done, estimate), estimate)
-    n = len(speakers_of)
-    if progress is not None:
-        progress(n, n)
-    # Term ids in sorted term order: the saved term list is then sorted, and the same corpus
-    # gives the same ids whatever order the workers finished in.
-    terms = sorted(vocab)
-    rank = np.empty(len(vocab), dtype=np.int32)
-    rank[np.fromiter((vocab[t] for t in terms), dtype=np.int64, count=len(terms))] = np.arange(
-        len(terms), dtype=np.int32
-    )
-    del vocab
-    token_ids = np.concatenate(tokens) if tokens and n else np.zeros(0, dtype=np.int32)
-    del tokens
-    step = 1 << 22
-    for s in range(0, token_ids.shape[0], step):  # in place, a slice at a time
-        token_ids[s : s + step] = rank[token_ids[s : s + step]]
-    doc_len = _cat(columns["doc_len"], np.int32)
-    postings = _postings(token_ids, doc_len, len(terms), params)
-    del token_ids
-    per_article = _cat(columns["per_article"], np.int32)
-    first = np.zeros(len(article_list) + 1, dtype=np.int64)
-    np.cumsum(per_article, out=first[1:])
-    infos = [
-        ArticleInfo(
-            id=a.id,
-            title=a.title,
-            date=a.date,
-            url=a.url,
-            source=a.source,
-            author=a.author,
-            path=a.path,
-            content_hash=a.content_hash,
-            paragraphs=len(a.paragraphs),
-            first_passage=int(first[i]),
-            passage_count=int(per_article[i]),
-        )
-        for i, a in enumerate(article_list)
-    ]
-    speakers: dict[str, int] = {"": -1}
-    p_speaker = np.fromiter(
-        (speakers.setdefault(s, len(speakers) - 1) for s in speakers_of), dtype=np.int32, count=n
-    )
-    del speakers[""]
-    lengths = _cat(columns["lengths"], np.int64)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return Index(
-        params=params,
-        analyzer_fingerprint=analyzer.fingerprint(),
-        key=key,
-        terms=terms,
-        doc_len=doc_len,
-        articles=infos,
-        p_article=np.repeat(np.arange(len(article_list), dtype=np.int32), per_article),
-        p_paragraph=_cat(columns["paragraph"], np.int32),
-        p_window=_cat(columns["window"], np.int32),
-        p_speaker=p_speaker,
-        p_hash=_cat(columns["hashes"], np.int64),
-        text_offsets=offsets,
-        text_blob=np.frombuffer(text, dtype=np.uint8) if text else b"",
-        speakers=list(speakers),
-        skipped=skipped,
-        meta={"avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0},
-        **postings,
-    )
-
-
-def _collect(columns: dict[str, list[Any]], chunk: Chunk) -> None:
-    columns["doc_len"].append(chunk.doc_len)
-    columns["per_article"].append(chunk.passages_per_article)
-    columns["paragraph"].append(chunk.paragraph)
-    columns["window"].append(chunk.window)
-    columns["hashes"].append(chunk.hashes)
-    columns["lengths"].append(chunk.text_lengths)
-
-
-def _cat(parts: list[bytes], dtype: type[np.generic]) -> Any:
-    return np.frombuffer(b"".join(parts), dtype=dtype).copy()
-
-
-def _postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> dict[str, Any]:
-    """Term-major CSR postings with term frequencies, exact weights, bounds and champions."""
-    import scipy.sparse as sp  # only a build needs it; importing it costs a query process ~0.3 s
-
-    n = int(doc_len.shape[0])
-    total = int(token_ids.shape[0])
-    # int32 offsets while they fit, so scipy keeps int32 indices instead of copying to int64.
-    row_ptr = np.zeros(n + 1, dtype=np.int32 if total < 2**31 else np.int64)
-    np.cumsum(doc_len, out=row_ptr[1:])
-    # Passage-major (one row of raw term ids per passage) -> term-major: scipy's CSR -> CSC
-    # conversion is a counting sort in C, O(tokens + terms), and keeps passages ascending within
-    # a term, so repeated terms of a passage end up adjacent.
-    ones = np.ones(total, dtype=np.int8)
-    csc = sp.csr_matrix((ones, token_ids, row_ptr), shape=(n, v)).tocsc()
-    if csc.nnz != total:
-        raise RuntimeError("scipy merged duplicate entries; cannot count term frequencies")
-    raw_ptr = csc.indptr.astype(np.int64)
-    raw_docs = csc.indices
-    del csc, ones
-    start = np.ones(total, dtype=bool)
-    if total:
-        np.not_equal(raw_docs[1:], raw_docs[:-1], out=start[1:])
-    start[raw_ptr[:-1][raw_ptr[:-1] < total]] = True
-    first = np.flatnonzero(start)
-    del start
-    docs = raw_docs[first].astype(np.int32)
-    del raw_docs
-    tf = np.diff(np.append(first, total)).astype(np.int32)
-    indptr = np.searchsorted(first, raw_ptr).astype(np.int64)
-    del first
-    df = np.diff(indptr)
-    idf = okapi_idf(df, n, params.epsilon)
-    avgdl = int(doc_len.sum(dtype=np.int64)) / n if n else 1.0
-    post_terms = np.repeat(np.arange(v, dtype=np.int32), df)
-    weights = np.empty(docs.shape[0], dtype=np.float64)
-    step = 1 << 22  # elementwise, so chunking keeps every float and bounds the temporaries
-    for s in range(0, docs.shape[0], step):
-        e = s + step
-        weights[s:e] = okapi_term_weight(
-            tf[s:e].astype(np.float64), doc_len[docs[s:e]].astype(np.float64), avgdl,
-            idf[post_terms[s:e]], params,
-        )  # fmt: skip
-    del post_terms
-    term_max = np.zeros(v, dtype=np.float64)
-    nonempty = df > 0
-    if weights.size:
-        term_max[nonempty] = np.maximum.reduceat(weights, indptr[:-1][nonempty])
-    champ_ptr, champ_docs = _champions(indptr, docs, weights)
-    return {
-        "indptr": indptr, "docs": docs, "weights": weights, "tfs": tf, "df": df, "idf": idf,
-        "term_max": term_max, "champ_ptr": champ_ptr, "champ_docs": champ_docs,
-    }  # fmt: skip
-
-
-def _champions(indptr: I64, docs: I32, weights: F64) -> tuple[I64, I32]:
-    """Each long term's CHAMPIONS best postings by (weight desc, passage asc)."""
-    df = np.diff(indptr)
-    long_terms = np.flatnonzero(df > CHAMPIONS)
-    counts = np.zeros(df.shape[0], dtype=np.int64)
-    counts[long_terms] = CHAMPIONS
-    champ_ptr = np.zeros(df.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=champ_ptr[1:])
-    champ_docs = np.empty(int(champ_ptr[-1]), dtype=np.int32)
-    c = CHAMPIONS
-    for t in long_terms.tolist():
-        s, e = int(indptr[t]), int(indptr[t + 1])
-        w = weights[s:e]
-        kth = np.partition(w, e - s - c)[e - s - c]
-        above = np.flatnonzero(w > kth)
-        ties = np.flatnonzero(w == kth)[: c - above.size]  # passages ascending: the first ones
-        sel = np.concatenate((above, ties))
-        sel = sel[np.lexsort((sel, -w[sel]))]
-        champ_docs[champ_ptr[t] : champ_ptr[t + 1]] = docs[s:e][sel]
-    return champ_ptr, champ_docs

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from askbot.search.analysis import Analyzer
+from askbot.search.build import build_index
 from askbot.search.corpus import DEFAULT_MAX_FILE_BYTES, corpus_fingerprint, load_corpus
 from askbot.search.index import (
     BM25Params,
     Index,
     IndexFormatError,
     Progress,
-    build_index,
     index_key,
 )
 from askbot.search.models import Skipped
