@@ -42,6 +42,20 @@ def build_postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> 
     tf = np.diff(np.append(first, total)).astype(np.int32)
     indptr = np.searchsorted(first, raw_ptr).astype(np.int64)
     del first
+    return finish_postings(indptr, docs, tf, doc_len, params)
+
+
+def finish_postings(
+    indptr: I64, docs: I32, tf: I32, doc_len: I32, params: BM25Params
+) -> dict[str, Any]:
+    """Every postings array an ``Index`` takes, from term-major CSR (indptr, docs, tf) and lengths.
+
+    ``docs`` ascend within each term. Weights, idf, bounds and champions depend on the whole
+    corpus (N, avgdl, df), so they are always recomputed here from these corpus-independent
+    inputs; an incremental rebuild can merge (indptr, docs, tf) and call this.
+    """
+    n = int(doc_len.shape[0])
+    v = int(indptr.shape[0]) - 1
     df = np.diff(indptr)
     idf = okapi_idf(df, n, params.epsilon)
     avgdl = int(doc_len.sum(dtype=np.int64)) / n if n else 1.0
