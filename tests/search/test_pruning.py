@@ -17,6 +17,17 @@ from askbot.search.index import BM25Params, Index
 from askbot.search.models import Article, Hit
 
 A = Analyzer()
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs against the compiled kernel and against the numpy search."""
+    if request.param == "compiled" and pruning._kernel is None:
+        pytest.fail("the compiled search kernel is not built (pip install -e . needs gcc)")
+    monkeypatch.setattr(pruning, "USE_KERNEL", request.param == "compiled")
+    return str(request.param)
+
+
 # Terms that are their own stems; 40 of them over short passages make many exact ties.
 VOCAB = [f"w{i:02d}" for i in range(40)]
 

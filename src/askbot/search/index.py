@@ -1,6 +1,6 @@
 """Build, search, save and load the BM25Okapi index (rank-bm25's definition, exact).
 
-On-disk format (``FORMAT_VERSION`` 2), one folder per index, every array a ``.npy`` file that is
+On-disk format (``FORMAT_VERSION`` 3), one folder per index, every array a ``.npy`` file that is
 memory-mapped on load (``np.load(mmap_mode="r")``), so opening costs no reading:
 
 =====================  ===========  ===============================================================
@@ -18,6 +18,9 @@ term_max.npy           float64 V    largest weight of each term (MaxScore's boun
 champ_ptr.npy          int64 V+1    champion postings of term t: ``[champ_ptr[t], champ_ptr[t+1])``
 champ_docs.npy         int32        the term's ``CHAMPIONS`` best passages by (weight desc,
                                     passage asc); empty for terms with at most that many postings
+impacts.npy            uint8 P      8-bit bound of the posting's weight: floor(weight / delta[t]),
+                                    so weight <= (impact + 1) * delta[t]; what the search scans
+delta.npy              float64 V    term_max / 255, the impact step of each term
 doc_len.npy            int32 N      terms per passage
 p_article.npy          int32 N      article of each passage (row of articles.jsonl)
 p_paragraph.npy        int32 N      1-based paragraph number
@@ -55,11 +58,12 @@ from askbot.search.corpus import SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.models import Hit, Passage, Skipped
 
 FORMAT = "askbot-index"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
 Progress = Callable[[int, int], None]
 
 
@@ -188,6 +192,8 @@ class Index:
         term_max: F64,
         champ_ptr: I64,
         champ_docs: I32,
+        impacts: U8,
+        delta: F64,
         doc_len: I32,
         articles: Sequence[ArticleInfo],
         p_article: I32,
@@ -219,6 +225,8 @@ class Index:
         self.term_max = term_max
         self.champ_ptr = champ_ptr
         self.champ_docs = champ_docs
+        self.impacts = impacts
+        self.delta = delta
         self.doc_len = doc_len
         self.articles = articles
         self.p_article = p_article
@@ -238,7 +246,8 @@ class Index:
         self.postings = pruning.Postings(
             indptr=np.asarray(indptr), docs=np.asarray(docs), weights=np.asarray(weights),
             idf=np.asarray(idf), term_max=np.asarray(term_max), champ_ptr=np.asarray(champ_ptr),
-            champ_docs=np.asarray(champ_docs), n_docs=self.n_docs,
+            champ_docs=np.asarray(champ_docs), impacts=np.asarray(impacts),
+            delta=np.asarray(delta), n_docs=self.n_docs,
         )  # fmt: skip
         self._scratch = pruning.Scratch()
 
@@ -363,6 +372,10 @@ class Index:
             if ce - cs >= k:
                 cand = self.champ_docs[cs : cs + k].astype(np.int64)
                 return _top_k(cand, pruning.exact_scores(self.postings, seq, cand), k)
+        compiled = pruning.compiled_top_k(self.postings, seq, k, self._scratch)
+        if compiled is not None:
+            docs, best = compiled
+            return [Hit(int(d), float(s)) for d, s in zip(docs, best, strict=True)]
         cand64, scores = pruning.top_k(self.postings, seq, k, self._scratch)
         return _top_k(cand64, scores, k)
 
@@ -380,7 +393,7 @@ class Index:
 
     _ARRAYS = (
         "indptr", "docs", "weights", "tfs", "df", "idf", "term_max", "champ_ptr", "champ_docs",
-        "doc_len", "p_article", "p_paragraph", "p_window", "p_speaker", "p_hash", "text_offsets",
+        "impacts", "delta", "doc_len", "p_article", "p_paragraph", "p_window", "p_speaker", "p_hash", "text_offsets",
     )  # fmt: skip
 
     def save(self, directory: str | os.PathLike[str]) -> Path:

@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from askbot.search.index import F64, I32, I64, BM25Params, okapi_idf, okapi_term_weight
+from askbot.search.index import F64, I32, I64, U8, BM25Params, okapi_idf, okapi_term_weight
 
 # Champion postings kept per term: a first pruning threshold, and single-term top-k for k <= this.
 CHAMPIONS = 64
+# Impact levels of the 8-bit upper-bound weights the compiled search scans.
+IMPACT_LEVELS = 255
 
 
 def build_postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> dict[str, Any]:
@@ -68,16 +70,37 @@ def finish_postings(
             tf[s:e].astype(np.float64), doc_len[docs[s:e]].astype(np.float64), avgdl,
             idf[post_terms[s:e]], params,
         )  # fmt: skip
-    del post_terms
     term_max = np.zeros(v, dtype=np.float64)
     nonempty = df > 0
     if weights.size:
         term_max[nonempty] = np.maximum.reduceat(weights, indptr[:-1][nonempty])
+    delta, impacts = _impacts(weights, term_max, post_terms)
+    del post_terms
     champ_ptr, champ_docs = _champions(indptr, docs, weights)
     return {
         "indptr": indptr, "docs": docs, "weights": weights, "tfs": tf, "df": df, "idf": idf,
         "term_max": term_max, "champ_ptr": champ_ptr, "champ_docs": champ_docs,
+        "impacts": impacts, "delta": delta,
     }  # fmt: skip
+
+
+def _impacts(weights: F64, term_max: F64, post_terms: I32) -> tuple[F64, U8]:
+    """8-bit impacts: ``q = floor(w / delta_t)``, ``delta_t = term_max_t / 255``.
+
+    Every weight lies in ``[q delta_t, (q + 1) delta_t]`` (up to rounding, which the search's
+    margin covers), so summing ``(q + 1) delta_t`` bounds a passage's score from above while
+    reading one byte per posting instead of eight.
+    """
+    delta = term_max / IMPACT_LEVELS
+    impacts = np.empty(weights.shape[0], dtype=np.uint8)
+    step = 1 << 22
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for s in range(0, weights.shape[0], step):
+            e = s + step
+            q = np.floor(weights[s:e] / delta[post_terms[s:e]])
+            np.clip(np.nan_to_num(q, nan=0.0, posinf=0.0, neginf=0.0), 0, IMPACT_LEVELS, out=q)
+            impacts[s:e] = q
+    return delta, impacts
 
 
 def _champions(indptr: I64, docs: I32, weights: F64) -> tuple[I64, I32]:

@@ -31,6 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+try:
+    from askbot.search import _kernel
+except ImportError:  # pragma: no cover - installed without a C compiler: numpy does it all
+    _kernel = None  # type: ignore[assignment]
+
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 I64 = npt.NDArray[np.int64]
@@ -52,6 +57,8 @@ class Postings:
     term_max: F64
     champ_ptr: I64
     champ_docs: I32
+    impacts: npt.NDArray[np.uint8]
+    delta: F64
     n_docs: int
 
 
@@ -62,6 +69,18 @@ class Scratch(threading.local):
     mark: I64 | None = None
     seen: I64 | None = None
     stamp: int = 0
+    bounds: npt.NDArray[np.float32] | None = None
+    touched: I32 | None = None
+    # What the last compiled search read: postings scanned, and passages probed by binary search.
+    scanned: int = 0
+    probed: int = 0
+
+    def kernel_buffers(self, n: int) -> tuple[npt.NDArray[np.float32], I32]:
+        """The compiled search's zeroed float32 bounds and its list of passages met."""
+        if self.bounds is None or self.touched is None or self.bounds.shape[0] != n:
+            self.bounds = np.zeros(n, dtype=np.float32)
+            self.touched = np.zeros(n, dtype=np.int32)
+        return self.bounds, self.touched
 
     def buffers(self, n: int) -> tuple[F64, I64]:
         if self.acc is None or self.mark is None or self.acc.shape[0] != n:
@@ -76,6 +95,38 @@ class Scratch(threading.local):
             self.stamp = 0
         self.stamp += 1
         return self.seen, self.stamp
+
+
+# The compiled kernel handles at most this many distinct query terms.
+KERNEL_MAX_TERMS = 64
+# Tests switch this off to check the numpy search on its own.
+USE_KERNEL = True
+
+
+def kernel_available() -> bool:
+    """Whether the compiled search (askbot.search._kernel) was built and is enabled."""
+    return USE_KERNEL and _kernel is not None
+
+
+def compiled_top_k(p: Postings, seq: list[int], k: int, scratch: Scratch) -> tuple[I64, F64] | None:
+    """The exact top ``k`` by the compiled kernel, best first, or None when it cannot run.
+
+    Same contract as ``top_k`` but already selected and ordered (score desc, passage asc). It
+    needs positive weights (every term's idf > 0) and at most ``KERNEL_MAX_TERMS`` terms.
+    """
+    if _kernel is None or not USE_KERNEL:
+        return None
+    distinct = set(seq)
+    if len(distinct) > KERNEL_MAX_TERMS or any(p.idf[t] <= 0 for t in distinct):
+        return None
+    bounds, touched = scratch.kernel_buffers(p.n_docs)
+    out_docs = np.empty(k, dtype=np.int64)
+    out_scores = np.empty(k, dtype=np.float64)
+    n, scratch.scanned, scratch.probed = _kernel.topk(
+        p.indptr, p.docs, p.impacts, p.weights, p.delta, p.term_max, p.champ_ptr, p.champ_docs,
+        np.asarray(seq, dtype=np.int64), k, bounds, touched, out_docs, out_scores,
+    )  # fmt: skip
+    return out_docs[:n], out_scores[:n]
 
 
 def _guard(x: float) -> float:

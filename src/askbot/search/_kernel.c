@@ -1,0 +1,331 @@
+/*
+ * askbot.search._kernel: exact BM25Okapi top-k over askbot's postings, with MaxScore pruning.
+ *
+ * The Python fallback (pruning.py, numpy) computes the same results; this is the same idea
+ * without numpy's per-call overhead. It reads the index's arrays through the buffer protocol
+ * (no numpy headers, no copies) and releases the GIL while it runs.
+ *
+ * Exactness. Scanning uses 8-bit impacts: q = floor(w / delta_t), delta_t = term_max_t / 255,
+ * so every weight w lies in [q delta_t, (q + 1) delta_t]. Accumulating (q + 1) delta_t gives an
+ * upper bound U(d) of every passage's score. Candidates are then rescored exactly: each weight is
+ * read from the float64 weights (binary search in the term's passage-sorted list) and summed in
+ * the query's own order, one addition per query term occurrence, which is bitwise what
+ * Index.get_scores and rank-bm25 compute. Only passages whose bound reaches the threshold (with a
+ * relative margin far above float32 rounding) are rescored, so nothing in the true top k is lost.
+ *
+ * Pruning (MaxScore, term at a time). A first threshold is the k-th best exact score among the
+ * terms' champion passages. Terms are read in decreasing order of their bound; once the bounds
+ * of the terms still to read sum below the threshold, a passage none of the terms read so far
+ * contains cannot reach the top k, so the remaining (long, common-word) lists are only probed for
+ * the passages already met, by binary search, never scanned.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TERMS 64
+#define REL_GUARD 1e-5
+
+typedef struct {
+    const int64_t *indptr;
+    const int32_t *docs;
+    const uint8_t *impacts;
+    const double *weights;
+    const double *delta;
+    const double *term_max;
+    const int64_t *champ_ptr;
+    const int32_t *champ_docs;
+} Arrays;
+
+typedef struct {
+    double score;
+    int64_t doc;
+} Entry;
+
+/* a is worse than b: lower score, or the same score and a later passage. */
+static inline int worse(const Entry *a, const Entry *b) {
+    return a->score < b->score || (a->score == b->score && a->doc > b->doc);
+}
+
+/* A bounded min-heap of the k best entries; heap[0] is the worst kept. */
+typedef struct {
+    Entry *items;
+    Py_ssize_t size, cap;
+} Heap;
+
+static void heap_push(Heap *h, double score, int64_t doc) {
+    Entry e = {score, doc};
+    if (h->size < h->cap) {
+        Py_ssize_t i = h->size++;
+        while (i > 0) {
+            Py_ssize_t parent = (i - 1) / 2;
+            if (!worse(&e, &h->items[parent])) break;
+            h->items[i] = h->items[parent];
+            i = parent;
+        }
+        h->items[i] = e;
+        return;
+    }
+    if (h->cap == 0 || !worse(&h->items[0], &e)) return;
+    Py_ssize_t i = 0;
+    for (;;) {
+        Py_ssize_t l = 2 * i + 1, r = l + 1, m = i;
+        const Entry *best = &e;
+        if (l < h->size && worse(&h->items[l], best)) { m = l; best = &h->items[l]; }
+        if (r < h->size && worse(&h->items[r], best)) { m = r; }
+        if (m == i) break;
+        h->items[i] = h->items[m];
+        i = m;
+    }
+    h->items[i] = e;
+}
+
+/* Position of passage d in term t's list, or -1. */
+static inline int64_t find(const Arrays *a, int64_t t, int32_t d) {
+    int64_t lo = a->indptr[t], hi = a->indptr[t + 1];
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (a->docs[mid] < d) lo = mid + 1; else hi = mid;
+    }
+    return (lo < a->indptr[t + 1] && a->docs[lo] == d) ? lo : -1;
+}
+
+/* The exact score of passage d, summed in query order (duplicates added once per occurrence). */
+static double exact(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq, int32_t d) {
+    double s = 0.0;
+    int64_t last_t = -1;
+    double last_w = 0.0;
+    for (Py_ssize_t i = 0; i < n_seq; i++) {
+        int64_t t = seq[i];
+        if (t != last_t) {
+            int64_t pos = find(a, t, d);
+            last_w = pos >= 0 ? a->weights[pos] : 0.0;
+            last_t = t;
+        }
+        if (last_w != 0.0) s += last_w;
+    }
+    return s;
+}
+
+static inline double lower_guard(double theta) {
+    return theta - REL_GUARD * (fabs(theta) > 1.0 ? fabs(theta) : 1.0);
+}
+
+static int cmp_entry_desc(const void *x, const void *y) {
+    const Entry *a = x, *b = y;
+    if (worse(a, b)) return 1;
+    if (worse(b, a)) return -1;
+    return 0;
+}
+
+typedef struct {
+    int64_t t;
+    int mult;
+    double ub;
+} Term;
+
+static int cmp_term_ub_desc(const void *x, const void *y) {
+    const Term *a = x, *b = y;
+    if (a->ub > b->ub) return -1;
+    if (a->ub < b->ub) return 1;
+    return (a->t > b->t) - (a->t < b->t);
+}
+
+/*
+ * topk(indptr, docs, impacts, weights, delta, term_max, champ_ptr, champ_docs,
+ *      seq, k, acc, touched, out_docs, out_scores) -> (n, postings_scanned, probes)
+ */
+static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer b[14];
+    Py_ssize_t k;
+    memset(b, 0, sizeof(b));
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*nw*w*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4],
+                          &b[5], &b[6], &b[7], &b[8], &k, &b[9], &b[10], &b[11], &b[12]))
+        return NULL;
+    PyObject *result = NULL;
+    Arrays a = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, b[4].buf, b[5].buf, b[6].buf, b[7].buf};
+    const int64_t *seq = b[8].buf;
+    Py_ssize_t n_seq = b[8].len / (Py_ssize_t)sizeof(int64_t);
+    float *acc = b[9].buf;
+    int32_t *touched = b[10].buf;
+    Py_ssize_t touched_cap = b[10].len / (Py_ssize_t)sizeof(int32_t);
+    int64_t *out_docs = b[11].buf;
+    double *out_scores = b[12].buf;
+    Py_ssize_t out_cap = b[12].len / (Py_ssize_t)sizeof(double);
+    Py_ssize_t n_acc = b[9].len / (Py_ssize_t)sizeof(float);
+    if (k <= 0 || out_cap < k || b[11].len / (Py_ssize_t)sizeof(int64_t) < k) {
+        PyErr_SetString(PyExc_ValueError, "k must be positive and fit the output buffers");
+        goto done;
+    }
+    /* Shapes and dtypes agree (int64 indptr, int32 docs, uint8 impacts, float64 weights...). */
+    Py_ssize_t n_post = b[2].len, n_terms = b[4].len / 8;
+    if (b[1].len != 4 * n_post || b[3].len != 8 * n_post || b[0].len != 8 * (n_terms + 1) ||
+        b[5].len != 8 * n_terms || b[6].len != 8 * (n_terms + 1) || b[7].len % 4 != 0 ||
+        b[8].len % 8 != 0 || b[10].len / 4 != n_acc || b[11].len % 8 != 0) {
+        PyErr_SetString(PyExc_ValueError, "index arrays of unexpected sizes or dtypes");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_seq; i++) {
+        int64_t t = seq[i];
+        if (t < 0 || t >= n_terms || a.indptr[t] < 0 || a.indptr[t] > a.indptr[t + 1] ||
+            a.indptr[t + 1] > n_post || a.champ_ptr[t] < 0 || a.champ_ptr[t] > a.champ_ptr[t + 1] ||
+            a.champ_ptr[t + 1] > b[7].len / 4) {
+            PyErr_SetString(PyExc_ValueError, "query term outside the index, or damaged postings");
+            goto done;
+        }
+    }
+    Term terms[MAX_TERMS];
+    int m = 0;
+    for (Py_ssize_t i = 0; i < n_seq; i++) {
+        int j = 0;
+        while (j < m && terms[j].t != seq[i]) j++;
+        if (j == m) {
+            if (m == MAX_TERMS) {
+                PyErr_SetString(PyExc_ValueError, "too many distinct query terms");
+                goto done;
+            }
+            terms[m].t = seq[i];
+            terms[m].mult = 0;
+            m++;
+        }
+        terms[j].mult++;
+    }
+    Entry *heap_items = malloc(sizeof(Entry) * (size_t)k);
+    if (heap_items == NULL) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t n_out = 0, n_touched = 0, scanned = 0, probes = 0;
+    int overflow = 0;
+
+    Py_BEGIN_ALLOW_THREADS
+    for (int j = 0; j < m; j++) terms[j].ub = terms[j].mult * a.term_max[terms[j].t];
+    qsort(terms, (size_t)m, sizeof(Term), cmp_term_ub_desc);
+    double suffix[MAX_TERMS + 1];
+    suffix[m] = 0.0;
+    for (int j = m - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + terms[j].ub;
+
+    /* 1. A first threshold: the k-th best exact score among the champions (marked in acc). */
+    Heap h = {heap_items, 0, k};
+    for (int j = 0; j < m && !overflow; j++) {
+        int64_t t = terms[j].t;
+        const int32_t *list;
+        int64_t len;
+        if (a.champ_ptr[t + 1] > a.champ_ptr[t]) {
+            list = a.champ_docs + a.champ_ptr[t];
+            len = a.champ_ptr[t + 1] - a.champ_ptr[t];
+        } else {
+            list = a.docs + a.indptr[t];
+            len = a.indptr[t + 1] - a.indptr[t];
+        }
+        for (int64_t i = 0; i < len; i++) {
+            int32_t d = list[i];
+            if (d < 0 || d >= n_acc) { overflow = 3; break; }
+            if (acc[d] != 0.0f) continue;
+            if (n_touched == touched_cap) { overflow = 1; break; }
+            acc[d] = -1.0f;
+            touched[n_touched++] = d;
+            heap_push(&h, exact(&a, seq, n_seq, d), d);
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_touched; i++) acc[touched[i]] = 0.0f;
+    n_touched = 0;
+    double theta = h.size == h.cap ? lower_guard(h.items[0].score) : -INFINITY;
+    h.size = 0;
+
+    /* 2. Upper bounds, term at a time, most bound first; unread bounds below theta: probe only. */
+    for (int j = 0; j < m && !overflow; j++) {
+        int64_t t = terms[j].t;
+        float lut[256];
+        double step = a.delta[t] * terms[j].mult;
+        for (int q = 0; q < 256; q++) lut[q] = (float)((q + 1) * step * (1.0 + 1e-6));
+        int64_t s = a.indptr[t], e = a.indptr[t + 1];
+        if (suffix[j] >= theta) {
+            for (int64_t p = s; p < e; p++) {
+                int32_t d = a.docs[p];
+                if (d < 0 || d >= n_acc) { overflow = 3; break; }
+                if (acc[d] == 0.0f) {
+                    if (n_touched == touched_cap) { overflow = 1; break; }
+                    touched[n_touched++] = d;
+                }
+                acc[d] += lut[a.impacts[p]];
+            }
+            scanned += e - s;
+        } else {
+            double logn = log2((double)(e - s) + 2.0);
+            if ((double)n_touched * logn < (double)(e - s)) {
+                for (Py_ssize_t i = 0; i < n_touched; i++) {
+                    int32_t d = touched[i];
+                    int64_t pos = find(&a, t, d);
+                    if (pos >= 0) acc[d] += lut[a.impacts[pos]];
+                }
+                probes += n_touched;
+            } else {
+                for (int64_t p = s; p < e; p++) {
+                    int32_t d = a.docs[p];
+                    if (d < 0 || d >= n_acc) { overflow = 3; break; }
+                    if (acc[d] != 0.0f) acc[d] += lut[a.impacts[p]];
+                }
+                scanned += e - s;
+            }
+        }
+    }
+
+    if (!overflow) {
+        /* 3. A better threshold: the k best bounds, rescored exactly (another k distinct
+         *    passages, so their k-th best score is again at most the true k-th best). */
+        Heap hb = {heap_items, 0, k};
+        for (Py_ssize_t i = 0; i < n_touched; i++) {
+            int32_t d = touched[i];
+            if ((double)acc[d] >= theta) heap_push(&hb, (double)acc[d], d);
+        }
+        if (hb.size == k) {
+            for (Py_ssize_t i = 0; i < hb.size; i++)
+                hb.items[i].score = exact(&a, seq, n_seq, (int32_t)hb.items[i].doc);
+            double kth = hb.items[0].score;
+            for (Py_ssize_t i = 1; i < hb.size; i++)
+                if (hb.items[i].score < kth) kth = hb.items[i].score;
+            double t2 = lower_guard(kth);
+            if (t2 > theta) theta = t2;
+        }
+        /* 4. Every passage whose bound reaches the threshold, rescored exactly. */
+        Heap fin = {heap_items, 0, k};
+        for (Py_ssize_t i = 0; i < n_touched; i++) {
+            int32_t d = touched[i];
+            if ((double)acc[d] >= theta) heap_push(&fin, exact(&a, seq, n_seq, d), d);
+        }
+        n_out = fin.size;
+        qsort(fin.items, (size_t)n_out, sizeof(Entry), cmp_entry_desc);
+        for (Py_ssize_t i = 0; i < n_out; i++) {
+            out_docs[i] = fin.items[i].doc;
+            out_scores[i] = fin.items[i].score;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n_touched; i++) acc[touched[i]] = 0.0f;
+    Py_END_ALLOW_THREADS
+
+    free(heap_items);
+    if (overflow) {
+        PyErr_SetString(PyExc_ValueError, overflow == 3
+                        ? "damaged postings: a passage number outside the index"
+                        : "scratch buffers smaller than the number of passages");
+        goto done;
+    }
+    result = Py_BuildValue("nnn", n_out, scanned, probes);
+done:
+    for (int i = 0; i < 14; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"topk", topk, METH_VARARGS,
+     "Exact BM25Okapi top k by MaxScore over 8-bit impact bounds, rescored exactly."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernel", "askbot's compiled search kernel.", -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__kernel(void) { return PyModule_Create(&module); }

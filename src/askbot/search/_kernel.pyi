@@ -1,0 +1,21 @@
+"""askbot.search._kernel: the compiled exact top-k search (see _kernel.c)."""
+
+from typing import Any
+
+def topk(
+    indptr: Any,
+    docs: Any,
+    impacts: Any,
+    weights: Any,
+    delta: Any,
+    term_max: Any,
+    champ_ptr: Any,
+    champ_docs: Any,
+    seq: Any,
+    k: int,
+    bounds: Any,
+    touched: Any,
+    out_docs: Any,
+    out_scores: Any,
+    /,
+) -> tuple[int, int, int]: ...
