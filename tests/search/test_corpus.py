@@ -17,11 +17,11 @@ from askbot.search.corpus import (
     _ANY_VERB,
     _VERB,
     CorpusError,
-    _content_hash,
     _one_line,
     _windows,
     corpus_fingerprint,
     load_corpus,
+    parse_jsonl_line,
     split_passages,
 )
 from askbot.search.models import Article
@@ -220,9 +220,16 @@ def test_paragraph_of_exactly_window_words_is_one_window() -> None:
     assert _windows(" ".join(words) + ". end two", 10) == [" ".join(words) + ".", "end two"]
 
 
-def test_content_hash_is_blake2b_of_nul_terminated_parts() -> None:
-    """Saved indexes compare this hash, so its bytes must not change."""
-    h = hashlib.blake2b(digest_size=16)
-    for part in ("Title", "para \ud800 one", "date=2020"):
-        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
-    assert _content_hash("Title", "para \ud800 one", "date=2020") == h.hexdigest()
+def test_content_hash_is_blake2b_of_the_article_source() -> None:
+    """Saved indexes compare this hash (a reindex matches articles by it): its bytes are fixed."""
+    line = '{"id": "a1", "title": "T", "text": "Body \u00e9t\u00e9."}'
+    article = parse_jsonl_line(line, "x.jsonl:1")
+    assert article.content_hash == hashlib.blake2b(line.encode(), digest_size=16).hexdigest()
+
+
+def test_text_file_content_hash_covers_the_whole_file(tmp_path: Path) -> None:
+    """A text article's hash is of its file's text, so an edited date changes it."""
+    write(tmp_path / "a.md", "---\ndate: 2020-01-01\n---\nTitle\n\nBody.")
+    before = load_corpus(tmp_path).articles[0].content_hash
+    write(tmp_path / "a.md", "---\ndate: 2020-01-02\n---\nTitle\n\nBody.")
+    assert load_corpus(tmp_path).articles[0].content_hash != before

@@ -111,10 +111,17 @@ def _parse_front_matter(text: str) -> tuple[dict[str, str], str]:
     raise ValueError("broken front matter: the opening '---' has no closing '---'")
 
 
-def _content_hash(*parts: str) -> str:
-    # Each part followed by a NUL, hashed in one call (the same bytes as one update per part).
-    data = "".join(f"{part}\x00" for part in parts).encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def source_hash(source: str) -> str:
+    """An article's content hash: blake2b of its source text (its JSONL line, or its file).
+
+    Hashing the source rather than the parsed fields costs no parsing, so a reindex can tell an
+    unchanged article by its line alone. Saved indexes record ``ARTICLE_HASH`` next to it.
+    """
+    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+# Which content hash the articles of an index carry (``source_hash``).
+ARTICLE_HASH = "blake2b-16-source"
 
 
 def parse_text_article(article_id: str, text: str, path: str = "") -> Article:
@@ -130,11 +137,16 @@ def parse_text_article(article_id: str, text: str, path: str = "") -> Article:
     paragraphs = split_paragraphs(body)
     if not paragraphs:
         raise ValueError("no paragraphs after the title")
-    return _article(article_id, title, paragraphs, meta, path)
+    return _article(article_id, title, paragraphs, meta, path, source_hash(text))
 
 
 def _article(
-    article_id: str, title: str, paragraphs: list[str], meta: dict[str, str], path: str
+    article_id: str,
+    title: str,
+    paragraphs: list[str],
+    meta: dict[str, str],
+    path: str,
+    content_hash: str,
 ) -> Article:
     def get(key: str) -> str | None:
         value = str(meta.get(key) or "").strip()
@@ -149,9 +161,7 @@ def _article(
         source=get("source"),
         author=get("author"),
         path=path,
-        content_hash=_content_hash(
-            title, *paragraphs, *(f"{k}={v}" for k, v in sorted(meta.items()))
-        ),
+        content_hash=content_hash,
     )
 
 
@@ -173,67 +183,109 @@ def parse_jsonl_line(line: str, path: str = "") -> Article:
         raise ValueError("empty text")
     title = _one_line(str(record["title"]))
     meta = {k: str(record[k]) for k in ("date", "url", "source", "author") if record.get(k)}
-    return _article(str(record["id"]).strip(), title, paragraphs, meta, path)
+    return _article(str(record["id"]).strip(), title, paragraphs, meta, path, source_hash(line))
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The text of one article as found in the corpus: a JSONL line, or a whole text file.
+
+    ``article_id`` is set for text files (their id is their path); a JSONL line holds its own.
+    """
+
+    where: str
+    text: str
+    bulk: bool
+    article_id: str = ""
+
+    def parse(self) -> Article:
+        """The Article; raises ValueError with a reason."""
+        if self.bulk:
+            return parse_jsonl_line(self.text, self.where)
+        return parse_text_article(self.article_id, self.text, self.where)
+
+
+def _read_text(path: Path, max_file_bytes: int) -> str:
+    """A corpus file's text; raises ValueError with the reason it is skipped."""
+    try:
+        size = path.stat().st_size
+        if size > max_file_bytes:
+            raise ValueError(f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit")
+        if size == 0:
+            raise ValueError("empty file")
+        return _decode(path.read_bytes())
+    except PermissionError:
+        raise ValueError("permission denied (cannot read the file)") from None
+    except OSError as exc:
+        raise ValueError(exc.strerror or str(exc)) from None
+
+
+def iter_sources(
+    root: str | os.PathLike[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Iterator[Source | Skipped]:
+    """Every article source under ``root`` in corpus order, or why a file or line was skipped."""
+    base = Path(root)
+    if not base.exists():
+        raise CorpusError(f"corpus folder {base} does not exist")
+    if not base.is_dir():
+        raise CorpusError(f"corpus path {base} is not a folder")
+    for path, problem in _iter_files(base):
+        rel = path.relative_to(base).as_posix()
+        if problem:
+            yield Skipped(rel, problem)
+            continue
+        try:
+            text = _read_text(path, max_file_bytes)
+        except ValueError as exc:
+            yield Skipped(rel, str(exc))
+            continue
+        if path.suffix.lower() in BULK_SUFFIXES:
+            for lineno, line in enumerate(text.split("\n"), start=1):
+                if line.strip():
+                    yield Source(f"{rel}:{lineno}", line, bulk=True)
+            continue
+        yield Source(
+            rel, text, bulk=False, article_id=rel[: -len(path.suffix)] if path.suffix else rel
+        )
+
+
+class ArticleIds:
+    """The first article with an id wins; later ones are skipped as duplicates (corpus order)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, str] = {}
+
+    def duplicate(self, article_id: str, where: str) -> Skipped | None:
+        """None when ``article_id`` is new (and now taken), else the reason it is skipped."""
+        first = self._seen.get(article_id)
+        if first is None:
+            self._seen[article_id] = where
+            return None
+        return Skipped(where, f"duplicate article id {article_id!r} (first in {first})")
 
 
 def load_corpus(
     root: str | os.PathLike[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
 ) -> Corpus:
     """Read every article under ``root``; bad files are skipped with a reason, never fatal."""
-    base = Path(root)
-    if not base.exists():
-        raise CorpusError(f"corpus folder {base} does not exist")
-    if not base.is_dir():
-        raise CorpusError(f"corpus path {base} is not a folder")
     articles: list[Article] = []
     skipped: list[Skipped] = []
-    seen: dict[str, str] = {}
-
-    def add(article: Article, where: str) -> None:
-        if article.id in seen:
-            skipped.append(
-                Skipped(where, f"duplicate article id {article.id!r} (first in {seen[article.id]})")
-            )
-            return
-        seen[article.id] = where
-        articles.append(article)
-
-    for path, problem in _iter_files(base):
-        rel = path.relative_to(base).as_posix()
-        if problem:
-            skipped.append(Skipped(rel, problem))
+    ids = ArticleIds()
+    for source in iter_sources(root, max_file_bytes):
+        if isinstance(source, Skipped):
+            skipped.append(source)
             continue
         try:
-            size = path.stat().st_size
-            if size > max_file_bytes:
-                raise ValueError(f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit")
-            if size == 0:
-                raise ValueError("empty file")
-            text = _decode(path.read_bytes())
-        except PermissionError:
-            skipped.append(Skipped(rel, "permission denied (cannot read the file)"))
-            continue
-        except (OSError, ValueError) as exc:
-            skipped.append(
-                Skipped(rel, str(exc) if isinstance(exc, ValueError) else exc.strerror or str(exc))
-            )
-            continue
-        if path.suffix.lower() in BULK_SUFFIXES:
-            for lineno, line in enumerate(text.split("\n"), start=1):
-                if not line.strip():
-                    continue
-                where = f"{rel}:{lineno}"
-                try:
-                    add(parse_jsonl_line(line, where), where)
-                except ValueError as exc:
-                    skipped.append(Skipped(where, str(exc)))
-            continue
-        article_id = rel[: -len(path.suffix)] if path.suffix else rel
-        try:
-            add(parse_text_article(article_id, text, rel), rel)
+            article = source.parse()
         except ValueError as exc:
-            skipped.append(Skipped(rel, str(exc)))
-    return Corpus(root=str(base), articles=tuple(articles), skipped=tuple(skipped))
+            skipped.append(Skipped(source.where, str(exc)))
+            continue
+        duplicate = ids.duplicate(article.id, source.where)
+        if duplicate is not None:
+            skipped.append(duplicate)
+        else:
+            articles.append(article)
+    return Corpus(root=str(Path(root)), articles=tuple(articles), skipped=tuple(skipped))
 
 
 def _windows(paragraph: str, max_words: int) -> list[str]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from askbot.search import incremental
 from askbot.search.analysis import Analyzer
 from askbot.search.build import build_index
 from askbot.search.corpus import DEFAULT_MAX_FILE_BYTES, corpus_fingerprint, load_corpus
+from askbot.search.incremental import build_markers
 from askbot.search.index import (
     BM25Params,
     Index,
@@ -67,19 +70,96 @@ def _check_not_inside(corpus_dir: Path, index_root: Path) -> None:
         )
 
 
-def build_and_save(spec: IndexSpec, analyzer: Analyzer, progress: Progress | None = None) -> Opened:
-    """Read the corpus, build its index and save it under its key (never in the corpus)."""
+def build_and_save(
+    spec: IndexSpec,
+    analyzer: Analyzer,
+    progress: Progress | None = None,
+    *,
+    full_rebuild: bool = False,
+) -> Opened:
+    """The index of the corpus as it is now, saved under its key (never in the corpus).
+
+    An index already saved under the key is returned as it is. Otherwise the newest saved index
+    built with the same analyzer and parameters is reused: unchanged articles keep their
+    postings and only new and changed ones are analysed (``incremental``), with exactly the
+    scores of a cold build. ``full_rebuild`` (or a saved index that cannot be reused) reads and
+    analyses the whole corpus.
+    """
     _check_not_inside(spec.corpus_dir, spec.index_root)
     started = time.perf_counter()
     fingerprint = corpus_fingerprint(spec.corpus_dir, spec.max_file_bytes)
     key = index_key(fingerprint, analyzer, spec.params)
+    final = spec.index_root / key
+    if not full_rebuild:
+        existing = _load(final, analyzer, spec.params)
+        if existing is not None:
+            return Opened(
+                index=existing, built=False, seconds=time.perf_counter() - started, path=final
+            )
+        opened = _reindex(spec, analyzer, key, started)
+        if opened is not None:
+            _prune(spec.index_root, keep=opened.path)
+            return opened
     corpus = load_corpus(spec.corpus_dir, spec.max_file_bytes)
     index = build_index(
         corpus.articles, analyzer, spec.params, key=key, skipped=corpus.skipped, progress=progress
     )
-    path = index.save(spec.index_root / key)
+    index.meta.update(build_markers())
+    path = index.save(final)
     _prune(spec.index_root, keep=path)
     return Opened(index=index, built=True, seconds=time.perf_counter() - started, path=path)
+
+
+def _load(path: Path, analyzer: Analyzer, params: BM25Params) -> Index | None:
+    if not (path / "meta.json").exists():
+        return None
+    try:
+        return Index.load(path, analyzer_fingerprint=analyzer.fingerprint(), params=params)
+    except IndexFormatError:
+        return None
+
+
+def _newest_saved(index_root: Path) -> list[Path]:
+    """Finished index folders under ``index_root``, newest first."""
+    try:
+        found = [
+            p
+            for p in index_root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / "meta.json").exists()
+        ]
+    except OSError:
+        return []
+    found.sort(key=lambda p: (p / "meta.json").stat().st_mtime_ns, reverse=True)
+    return found
+
+
+def _reindex(spec: IndexSpec, analyzer: Analyzer, key: str, started: float) -> Opened | None:
+    """The corpus's index from the newest reusable saved index, saved; None to build cold."""
+    final = spec.index_root / key
+    for old_path in _newest_saved(spec.index_root)[:1]:
+        try:
+            index = incremental.reindex(
+                old_path,
+                spec.corpus_dir,
+                analyzer,
+                spec.params,
+                key=key,
+                max_file_bytes=spec.max_file_bytes,
+            )
+            if index is None:  # the same articles: share the saved files
+                meta = json.loads((old_path / "meta.json").read_text())
+                path = incremental.link_copy(old_path, final, key, meta)
+                index = Index.load(path, analyzer_fingerprint=analyzer.fingerprint())
+            else:
+                index.meta.update(build_markers())
+                index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
+                path = index.save(final)
+        except (incremental.ReindexUnsupported, IndexFormatError, OSError, ValueError, KeyError):
+            # Another analyzer, parameters or format, a damaged folder, or most articles
+            # changed: a cold build.
+            continue
+        return Opened(index=index, built=True, seconds=time.perf_counter() - started, path=path)
+    return None
 
 
 def open_index(spec: IndexSpec, analyzer: Analyzer, progress: Progress | None = None) -> Opened:
@@ -87,16 +167,10 @@ def open_index(spec: IndexSpec, analyzer: Analyzer, progress: Progress | None = 
     started = time.perf_counter()
     key = index_key(corpus_fingerprint(spec.corpus_dir, spec.max_file_bytes), analyzer, spec.params)
     path = spec.index_root / key
-    if (path / "meta.json").exists():
-        try:
-            index = Index.load(
-                path, analyzer_fingerprint=analyzer.fingerprint(), params=spec.params
-            )
-            return Opened(
-                index=index, built=False, seconds=time.perf_counter() - started, path=path
-            )
-        except IndexFormatError:
-            pass  # another version or a damaged folder: rebuild below
+    index = _load(path, analyzer, spec.params)
+    if index is not None:
+        return Opened(index=index, built=False, seconds=time.perf_counter() - started, path=path)
+    # Another version or a damaged folder, or a changed corpus: build (reusing what it can).
     return build_and_save(spec, analyzer, progress)
 
 

@@ -1,0 +1,436 @@
+"""Reindex from a saved index: only new and changed articles are analysed, the rest is merged.
+
+An article's passages, and their term counts, depend on that article alone; only N, avgdl, df and
+idf depend on the whole corpus. So a reindex keeps the saved postings (passage, tf) of every
+unchanged article, analyses the new and changed ones with the normal build, merges the two at the
+CSR level and lets ``finish_postings`` recompute every corpus-wide array: each passage gets
+exactly the score a cold build of the same corpus gives it. Unchanged articles are recognised by
+their content hash (a hash of their JSONL line or file), so they are never parsed again.
+
+Kept passages stay in their saved order and new ones follow them, so a reindexed index may order
+passages (and break score ties) differently from a cold build; the result is deterministic.
+The saved folder is only read: a running bot may have it memory-mapped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from askbot.search.analysis import Analyzer
+from askbot.search.build import build_index
+from askbot.search.corpus import (
+    ARTICLE_HASH,
+    SPEAKER_RULES_VERSION,
+    WINDOW_WORDS,
+    ArticleIds,
+    iter_sources,
+    source_hash,
+)
+from askbot.search.index import I32, I64, ArticleInfo, BM25Params, Index, IndexFormatError
+from askbot.search.models import Article, Skipped
+from askbot.search.postings import finish_postings
+
+# Above this fraction of new or changed articles a cold build is about as fast, and simpler.
+MAX_CHANGED_FRACTION = 0.4
+
+Bools = npt.NDArray[np.bool_]
+
+
+class ReindexUnsupported(Exception):
+    """The saved index cannot be reused (other rules, damaged, too much changed): build cold."""
+
+
+def build_markers() -> dict[str, Any]:
+    """What, besides the analyzer and BM25 parameters, decides an index's passages and hashes.
+
+    Saved in ``meta.json`` by every build; a reindex reuses only an index with equal markers.
+    """
+    return {"article_hash": ARTICLE_HASH, "passage_rules": [SPEAKER_RULES_VERSION, WINDOW_WORDS]}
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """The corpus as it is now, against a saved index's articles."""
+
+    kept: list[tuple[int, str]]  # (saved article row, its path now), in corpus order
+    new: list[Article]  # new or changed articles, parsed, in corpus order
+    skipped: list[Skipped]  # as a cold build would list them
+
+    @property
+    def articles(self) -> int:
+        return len(self.kept) + len(self.new)
+
+
+def read_saved_articles(path: Path) -> list[dict[str, Any]]:
+    """The saved index's article table (articles.jsonl) as dicts, in one JSON parse."""
+    blob = (path / "articles.jsonl").read_bytes().rstrip(b"\n")
+    if not blob:
+        return []
+    rows: list[dict[str, Any]] = json.loads(b"[" + blob.replace(b"\n", b",") + b"]")
+    return rows
+
+
+def scan_corpus(corpus_dir: Path, max_file_bytes: int, saved: Sequence[dict[str, Any]]) -> Scan:
+    """Which saved articles are still in the corpus (same content), and the articles to analyse.
+
+    Every source is visited in corpus order with the same duplicate-id rule as ``load_corpus``,
+    so kept + new are exactly the articles a cold build would index; only sources whose hash
+    matches a saved article are not parsed.
+    """
+    by_hash = {row["content_hash"]: i for i, row in enumerate(saved)}
+    kept: list[tuple[int, str]] = []
+    new: list[Article] = []
+    skipped: list[Skipped] = []
+    ids = ArticleIds()
+    for source in iter_sources(corpus_dir, max_file_bytes):
+        if isinstance(source, Skipped):
+            skipped.append(source)
+            continue
+        row = by_hash.get(source_hash(source.text))
+        article: Article | None = None
+        if row is not None and (source.bulk or saved[row]["id"] == source.article_id):
+            article_id = saved[row]["id"]
+        else:
+            try:
+                article = source.parse()
+            except ValueError as exc:
+                skipped.append(Skipped(source.where, str(exc)))
+                continue
+            article_id = article.id
+        duplicate = ids.duplicate(article_id, source.where)
+        if duplicate is not None:
+            skipped.append(duplicate)
+        elif article is not None:
+            new.append(article)
+        elif row is not None:
+            kept.append((row, source.where))
+    return Scan(kept=kept, new=new, skipped=skipped)
+
+
+def check_reusable(old: Index, saved: Sequence[dict[str, Any]]) -> None:
+    """Raise ReindexUnsupported unless the saved index is one this module can extend exactly."""
+    markers = build_markers()
+    for name, value in markers.items():
+        if old.meta.get(name) != value:
+            raise ReindexUnsupported(f"saved index has {name} {old.meta.get(name)!r}")
+    n = old.n_docs
+    indptr = old.indptr
+    if (
+        int(indptr.shape[0]) != len(old.terms) + 1
+        or int(indptr[-1]) != int(old.docs.shape[0])
+        or int(old.tfs.shape[0]) != int(old.docs.shape[0])
+        or int(old.text_offsets.shape[0]) != n + 1
+        or any(int(getattr(old, a).shape[0]) != n for a in ("p_paragraph", "p_window", "p_hash"))
+        or int(old.p_speaker.shape[0]) != n
+        or len(saved) != len(old.articles)
+    ):
+        raise ReindexUnsupported("saved index arrays do not agree (damaged)")
+    end = 0
+    for row in saved:  # passages are contiguous, article after article
+        if row["first_passage"] != end:
+            raise ReindexUnsupported("saved article table does not match its passages")
+        end += row["passage_count"]
+    if end != n:
+        raise ReindexUnsupported("saved article table does not match its passages")
+
+
+def reindex(
+    old_path: Path,
+    corpus_dir: Path,
+    analyzer: Analyzer,
+    params: BM25Params,
+    *,
+    key: str,
+    max_file_bytes: int,
+    workers: int | None = None,
+) -> Index | None:
+    """The index of the corpus as it is now, reusing the saved index at ``old_path``.
+
+    None when the corpus holds exactly the saved index's articles (``link_copy`` reuses it).
+    Raises ReindexUnsupported (or IndexFormatError) when a cold build is needed instead.
+    """
+    old = Index.load(old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params)
+    try:
+        saved = read_saved_articles(old_path)
+    except (OSError, ValueError) as exc:
+        raise ReindexUnsupported(f"unreadable article table: {exc}") from None
+    check_reusable(old, saved)
+    scan = scan_corpus(corpus_dir, max_file_bytes, saved)
+    if not scan.articles:
+        raise ReindexUnsupported("no articles")
+    if unchanged(old, saved, scan):
+        return None
+    if len(scan.new) > MAX_CHANGED_FRACTION * scan.articles:
+        raise ReindexUnsupported(f"{len(scan.new)} of {scan.articles} articles are new or changed")
+    kwargs: dict[str, Any] = {} if workers is None else {"workers": workers}
+    fresh = build_index(scan.new, analyzer, params, **kwargs)
+    return merge(old, saved, scan, fresh, key=key)
+
+
+def _keep_mask(n: int, firsts: I64, counts: I64) -> Bools:
+    """A passage mask that is True on [first, first + count) of each kept article."""
+    mark = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(mark, firsts, 1)
+    np.add.at(mark, firsts + counts, -1)
+    mask: Bools = np.cumsum(mark[:-1]) > 0
+    return mask
+
+
+def merge(
+    old: Index, saved: Sequence[dict[str, Any]], scan: Scan, fresh: Index, *, key: str
+) -> Index:
+    """The saved index minus removed and changed articles, plus ``fresh`` (the new ones)."""
+    kept = sorted(scan.kept)  # saved order: kept passages keep ascending positions
+    firsts = np.fromiter(
+        (saved[r]["first_passage"] for r, _ in kept), dtype=np.int64, count=len(kept)
+    )
+    counts = np.fromiter(
+        (saved[r]["passage_count"] for r, _ in kept), dtype=np.int64, count=len(kept)
+    )
+    n_old = old.n_docs
+    keep_doc = _keep_mask(n_old, firsts, counts)
+    n_kept = int(counts.sum())
+    remap = (np.cumsum(keep_doc, dtype=np.int64) - 1).astype(np.int32)
+
+    terms, indptr, docs, tfs = _merge_postings(old, keep_doc, remap, fresh, n_kept)
+    doc_len = np.concatenate((np.asarray(old.doc_len)[keep_doc], np.asarray(fresh.doc_len)))
+    postings = finish_postings(indptr, docs, tfs, doc_len, old.params)
+    del docs, tfs
+
+    speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
+    text_offsets, text_blob = _merge_texts(old, keep_doc, fresh)
+    infos = [
+        ArticleInfo(**{**saved[r], "path": path, "first_passage": int(f), "passage_count": int(c)})
+        for (r, path), f, c in zip(kept, np.cumsum(counts) - counts, counts, strict=True)
+    ]
+    infos += [
+        ArticleInfo(
+            **{**asdict(a), "first_passage": a.first_passage + n_kept}  # after the kept ones
+        )
+        for a in fresh.articles
+    ]
+    n = int(doc_len.shape[0])
+    return Index(
+        params=old.params,
+        analyzer_fingerprint=old.analyzer_fingerprint,
+        key=key,
+        terms=terms,
+        doc_len=doc_len,
+        articles=infos,
+        p_article=np.concatenate(
+            (
+                np.repeat(np.arange(len(kept), dtype=np.int32), counts),
+                np.asarray(fresh.p_article, dtype=np.int32) + len(kept),
+            )
+        ),
+        p_paragraph=np.concatenate(
+            (np.asarray(old.p_paragraph)[keep_doc], np.asarray(fresh.p_paragraph))
+        ),
+        p_window=np.concatenate((np.asarray(old.p_window)[keep_doc], np.asarray(fresh.p_window))),
+        p_speaker=p_speaker,
+        p_hash=np.concatenate((np.asarray(old.p_hash)[keep_doc], np.asarray(fresh.p_hash))),
+        text_offsets=text_offsets,
+        text_blob=text_blob,
+        speakers=speakers,
+        skipped=list(scan.skipped),
+        meta={
+            "avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0,
+            "reindexed_from": old.key,
+            "kept_articles": len(kept),
+            "new_articles": len(fresh.articles),
+        },
+        **postings,
+    )
+
+
+def _merge_postings(
+    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int
+) -> tuple[list[str], I64, I32, I32]:
+    """Term-major CSR of kept + fresh passages: per term, kept postings then fresh ones.
+
+    Terms stay sorted (term id = rank) and terms left without postings are dropped, as a cold
+    build of the same corpus has them.
+    """
+    o_indptr = np.asarray(old.indptr, dtype=np.int64)
+    o_docs = np.asarray(old.docs)
+    o_tfs = np.asarray(old.tfs)
+    o_terms = old.terms
+    v_old = len(o_terms)
+    if bool(keep_doc.all()):
+        k_docs, k_tfs = o_docs, o_tfs
+        kept_df = np.diff(o_indptr)
+    else:
+        posting_kept = keep_doc[o_docs]
+        k_docs = remap[o_docs[posting_kept]]
+        k_tfs = o_tfs[posting_kept]
+        dropped = np.flatnonzero(~posting_kept)
+        del posting_kept
+        dropped_terms = np.searchsorted(o_indptr, dropped, side="right") - 1
+        kept_df = np.diff(o_indptr) - np.bincount(dropped_terms, minlength=v_old)
+
+    f_terms = fresh.terms
+    f_indptr = np.asarray(fresh.indptr, dtype=np.int64)
+    f_df = np.diff(f_indptr)
+    # Where each fresh term falls in the saved (sorted) vocabulary; Python's str order, as sorted().
+    at = [bisect.bisect_left(o_terms, t) for t in f_terms]
+    shared = np.fromiter(
+        (p < v_old and o_terms[p] == t for p, t in zip(at, f_terms, strict=True)),
+        dtype=bool,
+        count=len(f_terms),
+    )
+    pos = np.asarray(at, dtype=np.int64).reshape(-1)
+    inserted = pos[~shared]  # ascending: fresh terms are sorted
+    # Union rank: a saved term moves down by the inserted terms sorting before it; an inserted
+    # term sits before the saved term it was bisected to, after the inserted ones before it.
+    u_old = np.arange(v_old, dtype=np.int64) + np.searchsorted(
+        inserted, np.arange(v_old), side="right"
+    )
+    u_fresh = np.empty(len(f_terms), dtype=np.int64)
+    u_fresh[shared] = u_old[pos[shared]]
+    u_fresh[~shared] = inserted + np.arange(inserted.shape[0], dtype=np.int64)
+    n_union = v_old + int(inserted.shape[0])
+    df_old_u = np.zeros(n_union, dtype=np.int64)
+    df_old_u[u_old] = kept_df
+    df_u = df_old_u.copy()
+    df_u[u_fresh] += f_df
+    alive = df_u > 0
+    union_terms: list[str] = [""] * n_union
+    for i, u in enumerate(u_old.tolist()):
+        union_terms[u] = o_terms[i]
+    for j, u in enumerate(u_fresh.tolist()):
+        union_terms[u] = f_terms[j]
+    terms = [t for t, a in zip(union_terms, alive.tolist(), strict=True) if a]
+    final_id = np.cumsum(alive) - 1
+    indptr = np.zeros(len(terms) + 1, dtype=np.int64)
+    np.cumsum(df_u[alive], out=indptr[1:])
+    total = int(indptr[-1])
+
+    f_docs = np.asarray(fresh.docs, dtype=np.int32) + np.int32(n_kept)
+    f_tfs = np.asarray(fresh.tfs, dtype=np.int32)
+    if f_docs.size == 0:
+        return terms, indptr, np.ascontiguousarray(k_docs, np.int32), np.ascontiguousarray(k_tfs)
+    # The slots of fresh postings: after the kept postings of their term.
+    fid = final_id[u_fresh]
+    starts = indptr[fid] + df_old_u[u_fresh]
+    slots = np.repeat(starts - f_indptr[:-1], f_df) + np.arange(f_docs.shape[0], dtype=np.int64)
+    is_fresh = np.zeros(total, dtype=bool)
+    is_fresh[slots] = True
+    docs = np.empty(total, dtype=np.int32)
+    tfs = np.empty(total, dtype=np.int32)
+    docs[slots] = f_docs
+    tfs[slots] = f_tfs
+    not_fresh = ~is_fresh
+    del is_fresh
+    docs[not_fresh] = k_docs
+    tfs[not_fresh] = k_tfs
+    return terms, indptr, docs, tfs
+
+
+def _merge_speakers(old: Index, keep_doc: Bools, fresh: Index) -> tuple[list[str], I32]:
+    """The speakers table (kept speakers in saved order, then new ones) and each passage's row."""
+    o_sp = np.asarray(old.p_speaker, dtype=np.int32)[keep_doc]
+    used = np.unique(o_sp[o_sp >= 0])
+    lookup = np.full(len(old.speakers) + 1, -1, dtype=np.int32)  # the last slot maps -1 to -1
+    lookup[used] = np.arange(used.shape[0], dtype=np.int32)
+    speakers = [old.speakers[i] for i in used.tolist()]
+    row = {s: i for i, s in enumerate(speakers)}
+    f_lookup = np.full(len(fresh.speakers) + 1, -1, dtype=np.int32)
+    for i, s in enumerate(fresh.speakers):
+        f_lookup[i] = row.setdefault(s, len(row))
+    speakers = list(row)
+    p_speaker = np.concatenate(
+        (lookup[o_sp], f_lookup[np.asarray(fresh.p_speaker, dtype=np.int32)])
+    ).astype(np.int32)
+    return speakers, p_speaker
+
+
+def _as_bytes(blob: bytes | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(blob, dtype=np.uint8) if isinstance(blob, bytes) else np.asarray(blob)
+
+
+def _merge_texts(
+    old: Index, keep_doc: Bools, fresh: Index
+) -> tuple[I64, npt.NDArray[np.uint8] | bytes]:
+    """Text offsets and blob: the kept passages' texts (a few long runs), then the fresh ones."""
+    offsets = np.asarray(old.text_offsets, dtype=np.int64)
+    edges = np.diff(np.concatenate(([0], keep_doc.view(np.int8), [0])))
+    run_starts = np.flatnonzero(edges == 1)
+    run_ends = np.flatnonzero(edges == -1)
+    o_blob = _as_bytes(old.text_blob)
+    parts = [o_blob[offsets[s] : offsets[e]] for s, e in zip(run_starts, run_ends, strict=True)]
+    parts.append(_as_bytes(fresh.text_blob))
+    blob = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+    lengths = np.concatenate(
+        (np.diff(offsets)[keep_doc], np.diff(np.asarray(fresh.text_offsets, dtype=np.int64)))
+    )
+    text_offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=text_offsets[1:])
+    return text_offsets, (blob if blob.size else b"")
+
+
+def unchanged(old: Index, saved: Sequence[dict[str, Any]], scan: Scan) -> bool:
+    """Whether the corpus holds exactly the saved articles, at the same paths and skips."""
+    return (
+        not scan.new
+        and len(scan.kept) == len(saved)
+        and all(r == i and saved[r]["path"] == p for i, (r, p) in enumerate(scan.kept))
+        and list(scan.skipped) == list(old.skipped)
+    )
+
+
+def link_copy(old_path: Path, final: Path, key: str, meta: dict[str, Any]) -> Path:
+    """A new index folder of hard links to the saved one's files, with its own meta.json.
+
+    Saved files are never written in place (a save renames a new folder in), so sharing their
+    inodes is safe; the saved folder itself is not touched.
+    """
+    tmp = final.parent / f".tmp-{final.name}-{os.getpid()}-{threading.get_ident()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        for entry in old_path.iterdir():
+            if entry.name != "meta.json" and entry.is_file():
+                os.link(entry, tmp / entry.name)
+        with open(tmp / "meta.json", "wb") as fh:
+            fh.write(json.dumps({**meta, "key": key}, indent=2).encode())
+            fh.flush()
+            os.fsync(fh.fileno())
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+__all__ = [
+    "IndexFormatError",
+    "ReindexUnsupported",
+    "Scan",
+    "build_markers",
+    "check_reusable",
+    "link_copy",
+    "merge",
+    "read_saved_articles",
+    "reindex",
+    "scan_corpus",
+    "unchanged",
+]

@@ -1,0 +1,277 @@
+"""Incremental reindex: reused postings, exactly the scores of a cold build of the same corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BUNDLED_CORPUS, write
+
+from askbot.search import incremental
+from askbot.search.analysis import Analyzer
+from askbot.search.index import BM25Params, Index
+from askbot.search.store import IndexSpec, Opened, build_and_save, compare
+
+A = Analyzer()
+WORDS = (
+    "harbour ferry council budget river bridge school teacher storm rain farmers harvest price "
+    "market minister election vote court judge museum painting festival music league match "
+    "goal coach hospital doctor vaccine railway station airport flight police report"
+).split()
+
+
+def _line(article_id: str, seed: int, extra: str = "") -> str:
+    rng = np.random.default_rng(seed)
+    paragraphs = [
+        " ".join(rng.choice(WORDS, size=int(rng.integers(8, 30))).tolist()).capitalize() + "."
+        for _ in range(int(rng.integers(2, 5)))
+    ]
+    if extra:
+        paragraphs.append(extra)
+    record = {"id": article_id, "title": f"News {article_id}", "text": "\n\n".join(paragraphs)}
+    return json.dumps(record)
+
+
+def _jsonl(path: Path, lines: list[str]) -> None:
+    write(path, "\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """The bundled articles plus two JSONL files of 40 generated articles each."""
+    root = tmp_path / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, root)
+    for f in range(2):
+        lines = [_line(f"g{f}-{i}", 100 * f + i) for i in range(40)]
+        if f == 0:  # one word only this article has: it disappears when the article goes
+            lines[5] = _line("g0-5", 5, "A quixotry of pelicans landed.")
+        _jsonl(root / f"bulk-{f}.jsonl", lines)
+    return root
+
+
+def _build(corpus: Path, root: Path, *, full: bool = False, **kw: object) -> Opened:
+    spec = IndexSpec(corpus, root, **kw)  # type: ignore[arg-type]
+    return build_and_save(spec, A, full_rebuild=full)
+
+
+def _change(corpus: Path) -> None:
+    """Edit, add and remove articles in both kinds of file."""
+    bulk = corpus / "bulk-0.jsonl"
+    lines = bulk.read_text().splitlines()
+    lines[3] = _line("g0-3", 9999, "The zanzibarite ferry sank near the harbour.")  # changed
+    del lines[5]  # removed, with the only "quixotry"
+    lines.insert(10, _line("g0-new", 4242))  # added mid-file: later lines move down
+    _jsonl(bulk, lines)
+    (corpus / "wikinews" / "crane.md").unlink()
+    write(corpus / "added.md", "Added story\n\nA brand new harbour ferry story, said Mayor Vo.")
+    seed = corpus / "pompeo-hopeful-us-north-korea-dialogue.txt"
+    seed.write_text(seed.read_text() + "\n\nA closing paragraph about the harbour.\n")
+
+
+def _by_passage(index: Index) -> dict[str, dict[str, float]]:
+    """term -> {passage id: weight}: every passage's score for every query follows from it."""
+    out: dict[str, dict[str, float]] = {}
+    ids = [index.passage_id(d) for d in range(index.n_docs)]
+    for t, term in enumerate(index.terms):
+        s, e = int(index.indptr[t]), int(index.indptr[t + 1])
+        out[term] = {
+            ids[d]: w
+            for d, w in zip(index.docs[s:e].tolist(), index.weights[s:e].tolist(), strict=True)
+        }
+    return out
+
+
+def _assert_same_scores(a: Index, b: Index) -> None:
+    assert a.n_docs == b.n_docs and a.avgdl == b.avgdl
+    assert a.terms == b.terms
+    np.testing.assert_array_equal(a.df, b.df)
+    np.testing.assert_array_equal(a.idf, b.idf)
+    assert _by_passage(a) == _by_passage(b)
+
+
+def test_reindex_gives_every_passage_the_cold_build_score(corpus: Path, tmp_path: Path) -> None:
+    """After edits, additions and removals, weights per (term, passage id) equal a cold build."""
+    old = _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    cold = _build(corpus, tmp_path / "cold", full=True)
+    assert new.index.meta["reindexed_from"] == old.index.key
+    assert "reindexed_from" not in cold.index.meta
+    _assert_same_scores(Index.load(new.path), cold.index)
+    for question in ("zanzibarite ferry", "harbour council vote", "mayor vo said"):
+        terms = A.terms(question)
+        by_id = dict(
+            zip(
+                map(new.index.passage_id, range(new.index.n_docs)),
+                new.index.get_scores(terms),
+                strict=True,
+            )
+        )
+        cold_scores = cold.index.get_scores(terms)
+        assert {cold.index.passage_id(d): s for d, s in enumerate(cold_scores)} == by_id
+
+
+def test_new_term_appears_and_a_vanished_term_is_dropped(corpus: Path, tmp_path: Path) -> None:
+    """A word only a new article has gets a term; a word only a removed one had loses its term."""
+    old = _build(corpus, tmp_path / "idx").index
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx").index
+    (new_term,) = A.terms("zanzibarite")
+    (gone,) = A.terms("quixotry")
+    assert new_term not in old.vocab and new_term in new.vocab
+    assert gone in old.vocab and gone not in new.vocab
+    assert new.terms == sorted(new.terms)
+
+
+def test_removed_changed_and_added_articles_are_reported(corpus: Path, tmp_path: Path) -> None:
+    """compare() sees the edit, the additions and the removals; moved lines get their new path."""
+    old = _build(corpus, tmp_path / "idx").index
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx").index
+    report = compare(old, new, 0.0)
+    assert report.added == ("added", "g0-new")
+    assert set(report.changed) == {"g0-3", "pompeo-hopeful-us-north-korea-dialogue"}
+    assert report.removed == ("g0-5", "wikinews/crane")
+    moved = new.articles[new.article_by_id["g0-20"]]
+    assert moved.path == "bulk-0.jsonl:21"  # one line removed before it, one added
+    assert new.doc_by_passage_id("wikinews/crane#1") is None
+    d = new.doc_by_passage_id("added#1")
+    assert d is not None and "brand new harbour ferry" in new.text(d)
+
+
+def test_article_metadata_equals_a_cold_build(corpus: Path, tmp_path: Path) -> None:
+    """Articles, passages (text, speaker, paragraph) and skips match a cold build, by id."""
+    _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    write(corpus / "broken.jsonl", '{"id": "x"}\nnot json\n')
+    new = _build(corpus, tmp_path / "idx").index
+    cold = _build(corpus, tmp_path / "cold", full=True).index
+    assert "reindexed_from" in new.meta
+    key = lambda a: a.id  # noqa: E731
+    strip = lambda a: (a.id, a.title, a.date, a.path, a.content_hash, a.paragraphs)  # noqa: E731
+    assert sorted(map(strip, new.articles), key=str) == sorted(map(strip, cold.articles), key=str)
+    assert sorted(new.articles, key=key)[0].id == sorted(cold.articles, key=key)[0].id
+    passages = {new.passage(d).id: new.passage(d) for d in range(new.n_docs)}
+    assert passages == {cold.passage(d).id: cold.passage(d) for d in range(cold.n_docs)}
+    assert new.skipped == cold.skipped
+    hashes = {new.passage_id(d): int(new.p_hash[d]) for d in range(new.n_docs)}
+    assert hashes == {cold.passage_id(d): int(cold.p_hash[d]) for d in range(cold.n_docs)}
+
+
+def test_the_saved_folder_is_never_modified(corpus: Path, tmp_path: Path) -> None:
+    """Reindexing reads the old folder only: same files, bytes and modification times."""
+    old = _build(corpus, tmp_path / "idx")
+
+    def snapshot() -> dict[str, tuple[bytes, int]]:
+        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in old.path.iterdir()}
+
+    before = snapshot()
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    assert new.path != old.path and snapshot() == before
+
+
+def test_only_removals_reuse_the_index(corpus: Path, tmp_path: Path) -> None:
+    """Removing articles (nothing new to analyse) is a reindex with cold-build scores."""
+    _build(corpus, tmp_path / "idx")
+    (corpus / "wikinews" / "crane.md").unlink()
+    new = _build(corpus, tmp_path / "idx")
+    assert new.index.meta["new_articles"] == 0
+    _assert_same_scores(Index.load(new.path), _build(corpus, tmp_path / "cold", full=True).index)
+
+
+def test_a_duplicate_id_that_becomes_first_is_indexed(corpus: Path, tmp_path: Path) -> None:
+    """An article skipped as a duplicate is indexed once the first one with its id is gone."""
+    _jsonl(corpus / "bulk-1.jsonl", [_line("g0-7", 777, "The walrus choir sang."), _line("z", 1)])
+    old = _build(corpus, tmp_path / "idx").index
+    assert any("duplicate article id 'g0-7'" in s.reason for s in old.skipped)
+    lines = (corpus / "bulk-0.jsonl").read_text().splitlines()
+    _jsonl(corpus / "bulk-0.jsonl", lines[:7] + lines[8:])
+    new = _build(corpus, tmp_path / "idx").index
+    assert "reindexed_from" in new.meta and A.terms("walrus")[0] in new.vocab
+    _assert_same_scores(new, _build(corpus, tmp_path / "cold", full=True).index)
+
+
+def test_reindex_is_deterministic(corpus: Path, tmp_path: Path) -> None:
+    """The same saved index and corpus changes give the same passage order twice."""
+    first = _build(corpus, tmp_path / "idx")
+    shutil.copytree(first.path, tmp_path / "idx2" / first.path.name)
+    _change(corpus)
+    a = _build(corpus, tmp_path / "idx").index
+    b = _build(corpus, tmp_path / "idx2").index
+    assert [a.passage_id(d) for d in range(a.n_docs)] == [b.passage_id(d) for d in range(b.n_docs)]
+    for name in Index._ARRAYS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def test_unchanged_corpus_returns_the_saved_index(corpus: Path, tmp_path: Path) -> None:
+    """A second build of an unchanged corpus loads the saved index instead of building."""
+    first = _build(corpus, tmp_path / "idx")
+    again = _build(corpus, tmp_path / "idx")
+    assert not again.built and again.path == first.path
+
+
+def test_touched_but_unchanged_corpus_shares_the_saved_files(corpus: Path, tmp_path: Path) -> None:
+    """New modification times, same content: the new index hard-links the saved arrays."""
+    first = _build(corpus, tmp_path / "idx")
+    bulk = corpus / "bulk-0.jsonl"
+    os.utime(bulk, ns=(bulk.stat().st_atime_ns, bulk.stat().st_mtime_ns + 10**9))
+    again = _build(corpus, tmp_path / "idx")
+    assert again.path != first.path and again.index.key == again.path.name
+    assert (again.path / "docs.npy").stat().st_ino == (first.path / "docs.npy").stat().st_ino
+    assert Index.load(again.path).n_docs == first.index.n_docs
+
+
+def test_full_rebuild_ignores_the_saved_index(corpus: Path, tmp_path: Path) -> None:
+    """full_rebuild=True builds cold even when a reusable index is saved."""
+    _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    assert "reindexed_from" not in _build(corpus, tmp_path / "idx", full=True).index.meta
+
+
+def test_other_bm25_parameters_build_cold(corpus: Path, tmp_path: Path) -> None:
+    """A saved index with other BM25 parameters is not reused."""
+    _build(corpus, tmp_path / "idx", params=BM25Params(k1=1.2))
+    _change(corpus)
+    assert "reindexed_from" not in _build(corpus, tmp_path / "idx").index.meta
+
+
+def test_damaged_saved_index_builds_cold(corpus: Path, tmp_path: Path) -> None:
+    """A saved index whose postings file is truncated is not reused; the build is cold."""
+    old = _build(corpus, tmp_path / "idx")
+    with open(old.path / "docs.npy", "r+b") as fh:
+        fh.truncate(200)
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    assert "reindexed_from" not in new.index.meta
+    _assert_same_scores(new.index, _build(corpus, tmp_path / "cold", full=True).index)
+
+
+def test_inconsistent_saved_index_builds_cold(corpus: Path, tmp_path: Path) -> None:
+    """An article table that does not cover the passages is refused before any merge."""
+    old = _build(corpus, tmp_path / "idx")
+    rows = incremental.read_saved_articles(old.path)
+    rows[1]["passage_count"] += 1
+    with pytest.raises(incremental.ReindexUnsupported, match="article table"):
+        incremental.check_reusable(Index.load(old.path), rows)
+
+
+def test_index_from_another_build_rule_builds_cold(corpus: Path, tmp_path: Path) -> None:
+    """A saved index without this version's content-hash marker is not reused."""
+    old = _build(corpus, tmp_path / "idx")
+    meta = json.loads((old.path / "meta.json").read_text())
+    del meta["article_hash"]
+    (old.path / "meta.json").write_text(json.dumps(meta))
+    _change(corpus)
+    assert "reindexed_from" not in _build(corpus, tmp_path / "idx").index.meta
+
+
+def test_mostly_changed_corpus_builds_cold(corpus: Path, tmp_path: Path) -> None:
+    """When most articles are new, the whole corpus is built cold."""
+    _build(corpus, tmp_path / "idx")
+    _jsonl(corpus / "bulk-2.jsonl", [_line(f"n{i}", 5000 + i) for i in range(200)])
+    assert "reindexed_from" not in _build(corpus, tmp_path / "idx").index.meta
