@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import os
@@ -12,25 +11,25 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from askbot import __version__
 from askbot.config import Settings
-from askbot.search.analysis import Analyzer
-from askbot.search.answer import MAX_QUESTION_CHARS, NO_TERMS, build_answer
-from askbot.search.context import context_around
-from askbot.search.corpus import CorpusError
-from askbot.search.index import Index
-from askbot.search.models import Answer
-from askbot.search.query import QueryError, make_filters, parse_question
-from askbot.search.store import Opened, build_and_save, open_index
-from askbot.storage.querylog import QueryLog, QueryLogError, QueryRecord, new_query_id, utc_now
+
+# Everything else is imported where it is used: a one-shot `askbot ask --json` must not pay for
+# rich, asyncio, aiosqlite or discord (tests/test_startup.py holds us to it).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from askbot.search.analysis import Analyzer
+    from askbot.search.index import Index
+    from askbot.search.models import Answer
+    from askbot.search.store import Opened
+    from askbot.storage.querylog import QueryLog
+    from askbot.storage.schema import QueryRecord
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -45,11 +44,34 @@ class Failure(Exception):
 
 def _stdout() -> Console:
     # Colours and markup only on a terminal; plain text when piped (NO_COLOR is honoured).
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    """Text shown as it is by rich, whatever brackets it holds."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _table(title: str, columns: Sequence[str], overflow: bool = True) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in columns:
+        if overflow:
+            table.add_column(col, overflow="fold")
+        else:
+            table.add_column(col)
+    return table
 
 
 # -- settings and shared plumbing ---------------------------------------------------------------
@@ -74,35 +96,68 @@ def load_settings(args: argparse.Namespace) -> Settings:
         raise UsageError("invalid settings:\n  " + "\n  ".join(problems)) from None
 
 
+class _ProgressBar:
+    """A progress bar with passages per second, drawn from the first update, on a terminal only.
+
+    Opening a saved index never reports progress, so rich is imported only when a build runs.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.perf_counter()
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
+        self.off = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.off:
+            return
+        if self.bar is None:
+            console = _stderr()
+            if not console.is_terminal:
+                self.off = True
+                return
+            self._start(console)
+        assert self.bar is not None and self.task is not None
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        self.bar.update(self.task, completed=done, total=total, rate=f"{done / elapsed:,.0f}/s")
+
+    def _start(self, console: Console) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn(f"[bold]{self.label}"),
+            BarColumn(),
+            # The total is unknown until the corpus is read: show the count, not "done/total".
+            TextColumn("{task.completed:,} passages"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(self.label, total=None, rate="")
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A progress bar with passages per second on a terminal; nothing when piped."""
-    console = _stderr()
-    if not console.is_terminal:
-        yield None
-        return
-    started = time.perf_counter()
-    with Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        # The total is unknown until the corpus is read: show the count, not "done/total".
-        TextColumn("{task.completed:,} passages"),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None, rate="")
-
-        def update(done: int, total: int) -> None:
-            elapsed = max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{done / elapsed:,.0f}/s")
-
-        yield update
+    bar = _ProgressBar(label)
+    try:
+        yield bar
+    finally:
+        bar.stop()
 
 
 def open_current_index(settings: Settings, analyzer: Analyzer) -> Opened:
     """The saved index for the corpus as it is now (built first when missing or stale)."""
+    from askbot.search.corpus import CorpusError
+    from askbot.search.store import open_index
+
     spec = settings.index_spec()
     try:
         with _progress("Indexing") as progress:
@@ -127,6 +182,8 @@ def open_current_index(settings: Settings, analyzer: Analyzer) -> Opened:
 
 
 async def _open_log(settings: Settings) -> QueryLog:
+    from askbot.storage.querylog import QueryLog, QueryLogError
+
     try:
         return await QueryLog.open(settings.database)
     except QueryLogError as exc:
@@ -134,6 +191,8 @@ async def _open_log(settings: Settings) -> QueryLog:
 
 
 def _run(coro: Any) -> Any:
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -175,6 +234,8 @@ def answer_json(answer: Answer, latency_ms: float, query_id: str) -> dict[str, A
 
 def print_answer(console: Console, answer: Answer, index: Index, context: int = 0) -> None:
     """A readable cited answer for the terminal."""
+    from askbot.search.context import context_around
+
     if not answer.answered:
         console.print(f"[bold yellow]Not in the corpus.[/] {escape(answer.reason)}")
         return
@@ -213,6 +274,18 @@ def print_answer(console: Console, answer: Answer, index: Index, context: int = 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer one question, or one per stdin line with `-`."""
+    from askbot.search.analysis import Analyzer
+    from askbot.search.answer import NO_TERMS, build_answer
+    from askbot.search.query import QueryError, make_filters, parse_question
+    from askbot.storage.schema import (
+        QueryLogError,
+        QueryRecord,
+        append,
+        connect,
+        new_query_id,
+        utc_now,
+    )
+
     if args.question == "-":
         questions: list[str] = sys.stdin.read().splitlines()
     else:
@@ -228,42 +301,49 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     analyzer = Analyzer()
     opened = open_current_index(settings, analyzer)
     options = dataclasses.replace(settings.answer_options(), filters=filters or None)
-
-    async def go() -> int:
-        code = EXIT_OK
-        querylog = await _open_log(settings)
-        out = _stdout()
-        try:
-            for question in questions:
-                started = time.perf_counter()
-                if not question.strip():
-                    if args.json:
-                        print(json.dumps({"question": question, "answered": False, "passages": [],
-                                          "message": "empty question", "latency_ms": 0.0}))  # fmt: skip
-                    continue
-                ts = utc_now()
-                answer = build_answer(question, opened.index, analyzer, options)
-                latency = (time.perf_counter() - started) * 1000.0
-                record = QueryRecord(
-                    id=new_query_id(), ts=ts, surface="cli", question=question,
-                    answered=answer.answered, confidence=answer.confidence,
-                    passages=tuple((p.citation.passage_id, round(p.score, 6)) for p in answer.passages),
-                    latency_ms=round(latency, 3),
-                )  # fmt: skip
-                querylog.record_nowait(record)
+    # One process, one write: plain sqlite3 (same schema and migrations as the bot's QueryLog),
+    # opened before answering so that an unusable log fails the command as it always has.
+    try:
+        conn = connect(settings.database, busy_timeout=5.0)
+    except QueryLogError as exc:
+        raise Failure(str(exc)) from None
+    records: list[QueryRecord] = []
+    code = EXIT_OK
+    out: Console | None = None
+    try:
+        for question in questions:
+            started = time.perf_counter()
+            if not question.strip():
                 if args.json:
-                    print(json.dumps(answer_json(answer, latency, record.id), ensure_ascii=False),
-                          flush=True)  # fmt: skip
-                else:
-                    print_answer(out, answer, opened.index, context=args.context)
-                if args.question != "-" and answer.reason == NO_TERMS:
-                    code = EXIT_USAGE  # a lone question with nothing to search is a usage error
+                    print(json.dumps({"question": question, "answered": False, "passages": [],
+                                      "message": "empty question", "latency_ms": 0.0}))  # fmt: skip
+                continue
+            ts = utc_now()
+            answer = build_answer(question, opened.index, analyzer, options)
+            latency = (time.perf_counter() - started) * 1000.0
+            record = QueryRecord(
+                id=new_query_id(), ts=ts, surface="cli", question=question,
+                answered=answer.answered, confidence=answer.confidence,
+                passages=tuple((p.citation.passage_id, round(p.score, 6)) for p in answer.passages),
+                latency_ms=round(latency, 3),
+            )  # fmt: skip
+            records.append(record)
+            if args.json:
+                print(json.dumps(answer_json(answer, latency, record.id), ensure_ascii=False),
+                      flush=True)  # fmt: skip
+            else:
+                out = out or _stdout()
+                print_answer(out, answer, opened.index, context=args.context)
+            if args.question != "-" and answer.reason == NO_TERMS:
+                code = EXIT_USAGE  # a lone question with nothing to search is a usage error
+    finally:
+        # Also when the reader of stdout went away or the user pressed Ctrl-C: every query asked
+        # is logged.
+        try:
+            append(conn, settings.database, records)
         finally:
-            await querylog.close()
-        return code
-
-    result: int = _run(go())
-    return result
+            conn.close()
+    return code
 
 
 # -- index, sources ---------------------------------------------------------------------------------
@@ -271,6 +351,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     """Build and save the index now, and summarise what was indexed and skipped."""
+    from askbot.search.analysis import Analyzer
+    from askbot.search.corpus import CorpusError
+    from askbot.search.store import build_and_save
+
     analyzer = Analyzer()
     spec = settings.index_spec()
     try:
@@ -306,6 +390,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     """List the articles of the corpus."""
+    from askbot.search.analysis import Analyzer
+
     opened = open_current_index(settings, Analyzer())
     articles = opened.index.articles
     if args.json:
@@ -313,9 +399,8 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps({"id": a.id, "title": a.title, "date": a.date, "source": a.source,
                               "url": a.url, "paragraphs": a.paragraphs}, ensure_ascii=False))  # fmt: skip
         return EXIT_OK
-    table = Table(title=f"{len(articles)} articles in {settings.corpus_dir}")
-    for col in ("id", "title", "date", "source", "¶"):
-        table.add_column(col, overflow="fold")
+    table = _table(f"{len(articles)} articles in {settings.corpus_dir}",
+                   ("id", "title", "date", "source", "¶"))  # fmt: skip
     for a in articles:
         table.add_row(
             escape(a.id), escape(a.title), a.date or "", escape(a.source or ""), str(a.paragraphs)
@@ -342,9 +427,8 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
         for r in records:
             print(json.dumps(r.to_json(), ensure_ascii=False))
         return EXIT_OK
-    table = Table(title=f"Last {len(records)} queries ({settings.database})")
-    for col in ("time", "surface", "user", "question", "answered", "ms"):
-        table.add_column(col, overflow="fold")
+    table = _table(f"Last {len(records)} queries ({settings.database})",
+                   ("time", "surface", "user", "question", "answered", "ms"))  # fmt: skip
     for r in records:
         table.add_row(r.ts, r.surface, str(r.user_id or ""), escape(r.question[:200]),
                       "yes" if r.answered else "no", f"{r.latency_ms:.1f}")  # fmt: skip
@@ -405,6 +489,7 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Measure answer quality on judged questions: hit@1, hit@k, MRR, unanswered rate."""
+    from askbot.search.analysis import Analyzer
     from askbot.search.evaluate import EvalFileError, evaluate, evaluate_baseline, parse_judged
 
     try:
@@ -433,9 +518,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             }, ensure_ascii=False))  # fmt: skip
         return EXIT_OK
     out = _stdout()
-    table = Table(title=f"{len(judged)} questions from {args.file}")
-    for col in ("engine", "hit@1", f"hit@{k}", "MRR", "unanswered"):
-        table.add_column(col)
+    table = _table(f"{len(judged)} questions from {args.file}",
+                   ("engine", "hit@1", f"hit@{k}", "MRR", "unanswered"), overflow=False)  # fmt: skip
     for r in results:
         table.add_row(
             r.engine,
@@ -465,9 +549,7 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps({k: v["value"] for k, v in public.items()}, default=str))
         return EXIT_OK
-    table = Table(title="Effective settings")
-    for col in ("setting", "value", "meaning"):
-        table.add_column(col, overflow="fold")
+    table = _table("Effective settings", ("setting", "value", "meaning"))
     for env, item in public.items():
         table.add_row(env, escape(str(item["value"])), escape(item["description"]))
     _stdout().print(table)
@@ -476,6 +558,9 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     """Check that the index loads and the query log is writable: exit 0 healthy, 1 not."""
+    from askbot.search.analysis import Analyzer
+    from askbot.storage.schema import utc_now
+
     problems: list[str] = []
     try:
         opened = open_current_index(settings, Analyzer())
@@ -692,24 +777,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if getattr(args, "top_k", None) is not None and not 1 <= args.top_k <= 20:
         parser.error("--top-k must be between 1 and 20")
-    if (
-        getattr(args, "question", None) is not None
-        and len(args.question) > 100 * MAX_QUESTION_CHARS
-    ):
-        parser.error("the question is too long")
-    err = _stderr()
+    if getattr(args, "question", None) is not None:
+        from askbot.search.answer import MAX_QUESTION_CHARS
+
+        if len(args.question) > 100 * MAX_QUESTION_CHARS:
+            parser.error("the question is too long")
     try:
         settings = load_settings(args)
         code: int = args.func(args, settings)
         return code
     except UsageError as exc:
-        err.print(f"[red]askbot:[/] {escape(str(exc))}")
+        _stderr().print(f"[red]askbot:[/] {escape(str(exc))}")
         return EXIT_USAGE
     except Failure as exc:
-        err.print(f"[red]askbot:[/] {escape(str(exc))}")
+        _stderr().print(f"[red]askbot:[/] {escape(str(exc))}")
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        err.print("interrupted")
+        _stderr().print("interrupted")
         return 130
     except BrokenPipeError:
         # `askbot ask --json - | head`: the reader went away; that is not an error.

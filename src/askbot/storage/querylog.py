@@ -1,4 +1,4 @@
-"""The SQLite query log: schema and migrations, queued writes, recent, stats, feedback, forget."""
+"""The query log for the bot (aiosqlite): queued writes, recent, stats, feedback, forget."""
 
 from __future__ import annotations
 
@@ -6,96 +6,39 @@ import asyncio
 import contextlib
 import csv
 import io
-import json
 import logging
 import sqlite3
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
+from askbot.storage import schema
+from askbot.storage.schema import (
+    COLUMNS,
+    INSERT,
+    SCHEMA_VERSION,
+    QueryLogError,
+    QueryRecord,
+    new_query_id,
+    record_of,
+    row_of,
+    utc_now,
+)
+
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-
-_MIGRATIONS: dict[int, Sequence[str]] = {
-    1: (
-        """CREATE TABLE queries (
-            id TEXT PRIMARY KEY,
-            ts TEXT NOT NULL,
-            surface TEXT NOT NULL,
-            guild_id INTEGER,
-            channel_id INTEGER,
-            user_id INTEGER,
-            question TEXT NOT NULL,
-            answered INTEGER NOT NULL,
-            confidence TEXT NOT NULL DEFAULT '',
-            passages TEXT NOT NULL,
-            latency_ms REAL NOT NULL
-        )""",
-        "CREATE INDEX queries_ts ON queries(ts)",
-        "CREATE INDEX queries_user ON queries(user_id)",
-        """CREATE TABLE feedback (
-            query_id TEXT NOT NULL,
-            user_id INTEGER NOT NULL DEFAULT 0,
-            value INTEGER NOT NULL,
-            ts TEXT NOT NULL,
-            PRIMARY KEY (query_id, user_id)
-        )""",
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    ),
-}
-
-
-class QueryLogError(Exception):
-    """The query log cannot be opened or used; the message says what to do."""
-
-
-def new_query_id() -> str:
-    """A unique id for a query, known before the row is written (buttons carry it)."""
-    return uuid.uuid4().hex
-
-
-def utc_now() -> str:
-    """The current time as sortable ISO-8601 UTC text."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class QueryRecord:
-    """One question asked on some surface, and what askbot answered."""
-
-    question: str
-    answered: bool
-    surface: str = "cli"
-    passages: tuple[tuple[str, float], ...] = ()
-    latency_ms: float = 0.0
-    confidence: str = ""
-    guild_id: int | None = None
-    channel_id: int | None = None
-    user_id: int | None = None
-    id: str = field(default_factory=new_query_id)
-    ts: str = field(default_factory=utc_now)
-
-    def to_json(self) -> dict[str, Any]:
-        """The record as a JSON-ready dict."""
-        return {
-            "id": self.id,
-            "ts": self.ts,
-            "surface": self.surface,
-            "guild_id": self.guild_id,
-            "channel_id": self.channel_id,
-            "user_id": self.user_id,
-            "question": self.question,
-            "answered": self.answered,
-            "confidence": self.confidence,
-            "passages": [{"id": p, "score": s} for p, s in self.passages],
-            "latency_ms": self.latency_ms,
-        }
+__all__ = [
+    "SCHEMA_VERSION",
+    "LogStats",
+    "QueryLog",
+    "QueryLogError",
+    "QueryRecord",
+    "new_query_id",
+    "utc_now",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,44 +58,6 @@ class LogStats:
     def answered_rate(self) -> float:
         """Share of queries that got an answer."""
         return self.answered / self.total if self.total else 0.0
-
-
-_COLUMNS = (
-    "id, ts, surface, guild_id, channel_id, user_id, question, answered, confidence, passages, "
-    "latency_ms"
-)
-
-
-def _row(record: QueryRecord) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.ts,
-        record.surface,
-        record.guild_id,
-        record.channel_id,
-        record.user_id,
-        record.question,
-        int(record.answered),
-        record.confidence,
-        json.dumps([[p, s] for p, s in record.passages]),
-        record.latency_ms,
-    )
-
-
-def _record(row: sqlite3.Row | tuple[Any, ...]) -> QueryRecord:
-    return QueryRecord(
-        id=row[0],
-        ts=row[1],
-        surface=row[2],
-        guild_id=row[3],
-        channel_id=row[4],
-        user_id=row[5],
-        question=row[6],
-        answered=bool(row[7]),
-        confidence=row[8],
-        passages=tuple((str(p), float(s)) for p, s in json.loads(row[9])),
-        latency_ms=row[10],
-    )
 
 
 class QueryLog:
@@ -230,9 +135,8 @@ class QueryLog:
                 try:
                     await self._reopen_if_deleted()
                     await self._conn.executemany(
-                        f"INSERT OR IGNORE INTO queries ({_COLUMNS}) VALUES "
-                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [_row(r) for r in batch],
+                        INSERT,
+                        [row_of(r) for r in batch],
                     )
                     await self._conn.commit()
                 except (sqlite3.Error, QueryLogError) as exc:
@@ -286,18 +190,18 @@ class QueryLog:
         """The latest ``limit`` records, newest first."""
         await self.flush()
         async with self._conn.execute(
-            f"SELECT {_COLUMNS} FROM queries ORDER BY ts DESC, rowid DESC LIMIT ?", (limit,)
+            f"SELECT {COLUMNS} FROM queries ORDER BY ts DESC, rowid DESC LIMIT ?", (limit,)
         ) as cur:
-            return [_record(r) for r in await cur.fetchall()]
+            return [record_of(r) for r in await cur.fetchall()]
 
     async def get(self, query_id: str) -> QueryRecord | None:
         """One record by id."""
         await self.flush()
         async with self._conn.execute(
-            f"SELECT {_COLUMNS} FROM queries WHERE id = ?", (query_id,)
+            f"SELECT {COLUMNS} FROM queries WHERE id = ?", (query_id,)
         ) as cur:
             row = await cur.fetchone()
-        return _record(row) if row else None
+        return record_of(row) if row else None
 
     async def count(self) -> int:
         """How many queries are logged."""
@@ -391,9 +295,9 @@ class QueryLog:
         await self.flush()
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow([*(c.strip() for c in _COLUMNS.split(",")), "feedback"])
+        writer.writerow([*(c.strip() for c in COLUMNS.split(",")), "feedback"])
         async with self._conn.execute(
-            f"SELECT {', '.join('q.' + c.strip() for c in _COLUMNS.split(','))}, "
+            f"SELECT {', '.join('q.' + c.strip() for c in COLUMNS.split(','))}, "
             "COALESCE((SELECT SUM(value) FROM feedback f WHERE f.query_id = q.id), 0) "
             "FROM queries q ORDER BY q.ts"
         ) as cur:
@@ -425,44 +329,25 @@ def _inode(path: Path) -> int | None:
 
 
 async def _connect(path: Path, busy_timeout: float) -> aiosqlite.Connection:
-    """A connection in WAL mode with the schema migrated; QueryLogError says what is wrong."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise QueryLogError(f"cannot create the folder for the query log {path}: {exc}") from None
+    """A connection in WAL mode with the schema migrated, like schema.connect but async."""
+    schema.make_folder(path)
     try:
         conn = await aiosqlite.connect(path, timeout=busy_timeout)
     except sqlite3.Error as exc:
         raise QueryLogError(f"cannot open the query log {path}: {exc}") from None
     try:
-        await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await _migrate(conn)
+        for pragma in schema.pragmas(busy_timeout):
+            await conn.execute(pragma)
+        async with conn.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        for statements in schema.migrations_from(int(row[0]) if row else 0):
+            for statement in statements:
+                await conn.execute(statement)
+            await conn.commit()
     except sqlite3.DatabaseError as exc:
         await conn.close()
-        raise QueryLogError(
-            f"the query log {path} is not a usable SQLite database ({exc}). askbot will not "
-            "overwrite it: move the file aside or set ASKBOT_DB_PATH to another path."
-        ) from None
+        raise schema.not_usable(path, exc) from None
     except QueryLogError:
         await conn.close()
         raise
     return conn
-
-
-async def _migrate(conn: aiosqlite.Connection) -> None:
-    """Bring the schema to SCHEMA_VERSION, one version per transaction."""
-    async with conn.execute("PRAGMA user_version") as cur:
-        row = await cur.fetchone()
-    version = int(row[0]) if row else 0
-    if version > SCHEMA_VERSION:
-        raise QueryLogError(
-            f"the query log was written by a newer askbot (schema {version} > {SCHEMA_VERSION}); "
-            "upgrade askbot or use another ASKBOT_DB_PATH"
-        )
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        for statement in _MIGRATIONS[target]:
-            await conn.execute(statement)
-        await conn.execute(f"PRAGMA user_version = {target}")
-        await conn.commit()

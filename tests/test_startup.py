@@ -1,0 +1,82 @@
+"""What a one-shot `askbot ask` process imports: only what answering needs (issue 4's 0.5 s)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+# Never needed to answer from a saved index: the bot, the build's sparse matrices, the async log,
+# the evaluation baseline. `ask --json` also never needs rich (it prints plain JSON).
+NEVER_FOR_ASK = ("discord", "scipy", "aiosqlite", "rank_bm25", "askbot.bot", "askbot.service",
+                 "askbot.storage.querylog", "askbot.search.evaluate")  # fmt: skip
+
+
+def _run(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `python -X importtime -m askbot ARGS`; the process and the modules it imported."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "askbot", *args],
+                            capture_output=True, text=True, env=env, cwd=REPO, check=False)  # fmt: skip
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    return result, imported
+
+
+@pytest.fixture
+def env(corpus_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of an `ask` process whose index is already saved."""
+    environ = {**os.environ, "ASKBOT_CORPUS_DIR": str(corpus_dir),
+               "ASKBOT_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+    environ.pop("DISCORD_TOKEN", None)
+    built = subprocess.run([sys.executable, "-m", "askbot", "index", "--json"], env=environ,
+                           cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    return environ
+
+
+def _loaded(imported: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in imported if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_ask_json_imports_no_bot_scipy_async_log_or_rich(env: dict[str, str]) -> None:
+    """`askbot ask --json` answers and logs without importing discord, scipy, aiosqlite or rich."""
+    result, imported = _run(["ask", "--json", "What did Biegun say?"], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["answered"] is True
+    assert "askbot.search.answer" in imported  # the check sees the modules that did load
+    assert _loaded(imported, (*NEVER_FOR_ASK, "rich")) == []
+
+
+def test_plain_ask_imports_rich_but_no_bot_scipy_or_async_log(env: dict[str, str]) -> None:
+    """The terminal answer needs rich; it still needs no discord, scipy or aiosqlite."""
+    result, imported = _run(["ask", "What did Biegun say?"], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "they will find us ready" in result.stdout
+    assert "rich.console" in imported
+    assert _loaded(imported, NEVER_FOR_ASK) == []
+
+
+def test_ask_logs_its_query_through_plain_sqlite(env: dict[str, str]) -> None:
+    """The one-shot process still logs the question, readable by `askbot log`."""
+    result, _ = _run(["ask", "--json", "What did Biegun say?"], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = subprocess.run([sys.executable, "-m", "askbot", "log", "--json"], env=env, cwd=REPO,
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    (row,) = [json.loads(line) for line in log.stdout.splitlines()]
+    assert (row["question"], row["surface"]) == ("What did Biegun say?", "cli")
+    assert row["id"] == json.loads(result.stdout)["query_id"]
+
+
+def test_config_and_log_import_no_numpy(env: dict[str, str]) -> None:
+    """Commands that never search (config, log) do not load the search core's numpy."""
+    for command in (["config", "--json"], ["log", "--json"]):
+        result, imported = _run(command, env)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert _loaded(imported, ("numpy", "askbot.search.index")) == [], command
