@@ -93,6 +93,22 @@ static inline int64_t find(const Arrays *a, int64_t t, int32_t d) {
     return (lo < a->indptr[t + 1] && a->docs[lo] == d) ? lo : -1;
 }
 
+/* The first position in [lo, hi) whose passage is >= d (hi if none), searching forward from lo. */
+static inline int64_t gallop(const int32_t *docs, int64_t lo, int64_t hi, int32_t d) {
+    if (lo >= hi || docs[lo] >= d) return lo;
+    int64_t base = lo, step = 1; /* docs[base] < d throughout */
+    while (base + step < hi && docs[base + step] < d) {
+        base += step;
+        step <<= 1;
+    }
+    int64_t l = base + 1, r = base + step < hi ? base + step : hi;
+    while (l < r) {
+        int64_t mid = l + (r - l) / 2;
+        if (docs[mid] < d) l = mid + 1; else r = mid;
+    }
+    return l;
+}
+
 /* The exact score of passage d, summed in query order (duplicates added once per occurrence). */
 static double exact(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq, int32_t d) {
     double s = 0.0;
@@ -233,14 +249,22 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     double theta = h.size == h.cap ? lower_guard(h.items[0].score) : -INFINITY;
     h.size = 0;
 
-    /* 2. Upper bounds, term at a time, most bound first; unread bounds below theta: probe only. */
+    /* 2. Upper bounds, term at a time, most bound first; unread bounds below theta: probe only.
+     *    Each scanned list appends its new passages to `touched` in ascending order (a run), so
+     *    probing gallops through a list once per run instead of binary-searching every passage. */
+    Py_ssize_t run_start[MAX_TERMS + 1];
+    int n_runs = 0;
+    int64_t remaining = 0;
+    for (int j = 0; j < m; j++) remaining += a.indptr[terms[j].t + 1] - a.indptr[terms[j].t];
     for (int j = 0; j < m && !overflow; j++) {
         int64_t t = terms[j].t;
         float lut[256];
         double step = a.delta[t] * terms[j].mult;
         for (int q = 0; q < 256; q++) lut[q] = (float)((q + 1) * step * (1.0 + 1e-6));
         int64_t s = a.indptr[t], e = a.indptr[t + 1];
+        remaining -= e - s;
         if (suffix[j] >= theta) {
+            run_start[n_runs++] = n_touched;
             for (int64_t p = s; p < e; p++) {
                 int32_t d = a.docs[p];
                 if (d < 0 || d >= n_acc) { overflow = 3; break; }
@@ -250,14 +274,36 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
                 }
                 acc[d] += lut[a.impacts[p]];
             }
+            run_start[n_runs] = n_touched;
             scanned += e - s;
-        } else {
-            double logn = log2((double)(e - s) + 2.0);
-            if ((double)n_touched * logn < (double)(e - s)) {
+            /* While few passages are met and long lists remain, rescoring the k best bounds
+             * exactly may raise the threshold enough to make those lists probe-only. */
+            if (!overflow && j + 1 < m && suffix[j + 1] >= theta && n_touched >= k &&
+                (double)n_touched * 4.0 < (double)remaining) {
+                Heap hr = {heap_items, 0, k};
                 for (Py_ssize_t i = 0; i < n_touched; i++) {
                     int32_t d = touched[i];
-                    int64_t pos = find(&a, t, d);
-                    if (pos >= 0) acc[d] += lut[a.impacts[pos]];
+                    heap_push(&hr, (double)acc[d], d);
+                }
+                double kth = INFINITY;
+                for (Py_ssize_t i = 0; i < hr.size; i++) {
+                    double x = exact(&a, seq, n_seq, (int32_t)hr.items[i].doc);
+                    if (x < kth) kth = x;
+                }
+                if (hr.size == k && lower_guard(kth) > theta) theta = lower_guard(kth);
+            }
+        } else {
+            int64_t len = e - s;
+            double per = 2.0 + log2(1.0 + (double)len / ((double)n_touched + 1.0));
+            if ((double)n_touched * per < (double)len) {
+                for (int r = 0; r < n_runs; r++) {
+                    int64_t cur = s;
+                    for (Py_ssize_t i = run_start[r]; i < run_start[r + 1]; i++) {
+                        int32_t d = touched[i];
+                        cur = gallop(a.docs, cur, e, d);
+                        if (cur == e) break;
+                        if (a.docs[cur] == d) acc[d] += lut[a.impacts[cur]];
+                    }
                 }
                 probes += n_touched;
             } else {
