@@ -80,3 +80,22 @@ def test_config_and_log_import_no_numpy(env: dict[str, str]) -> None:
         result, imported = _run(command, env)
         assert result.returncode == 0, result.stderr[-2000:]
         assert _loaded(imported, ("numpy", "askbot.search.index")) == [], command
+
+
+def _openblas_threads_seen_by_main(tmp_path: Path, **env: str) -> str:
+    code = ("import os, sys; from askbot.cli import main; main(['config', '--json']); "
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)")  # fmt: skip
+    environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
+    result = subprocess.run([sys.executable, "-c", code], env=environ, cwd=tmp_path,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_the_command_runs_openblas_on_one_thread(tmp_path: Path) -> None:
+    """main() asks numpy's OpenBLAS for one thread (its idle pool slows a short command)."""
+    assert _openblas_threads_seen_by_main(tmp_path) == "1"
+
+
+def test_an_openblas_thread_count_the_user_set_is_kept(tmp_path: Path) -> None:
+    """OPENBLAS_NUM_THREADS from the environment wins."""
+    assert _openblas_threads_seen_by_main(tmp_path, OPENBLAS_NUM_THREADS="2") == "2"

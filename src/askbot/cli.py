@@ -770,6 +770,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `askbot` command; returns the exit code."""
+    # OpenBLAS starts a thread pool when numpy is imported, spinning on the other core: it made
+    # every short command ~60-150 ms slower on two cores (whole-process `ask`, medians). askbot
+    # never calls BLAS (no matrix products anywhere), so one thread costs nothing. A value the
+    # user set is kept; once numpy is loaded (tests, embedding) it no longer matters.
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
