@@ -284,3 +284,36 @@ def test_index_on_a_terminal_shows_a_progress_bar(
     )
     assert main(["index"]) == 0
     assert "Indexing" in screen.getvalue() and "passages" in screen.getvalue()
+
+
+def _index_folder(capsys: pytest.CaptureFixture[str], *args: str) -> Path:
+    assert main(["index", "--json", *args]) == 0
+    return Path(str(json.loads(capsys.readouterr().out)["index"]))
+
+
+def test_index_full_rebuilds_an_index_that_is_already_saved(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`index` keeps a saved index of an unchanged corpus; `index --full` builds it again."""
+    saved = _index_folder(capsys) / "meta.json"
+    first = saved.stat().st_ino
+    assert (_index_folder(capsys) / "meta.json").stat().st_ino == first
+    assert (_index_folder(capsys, "--full") / "meta.json").stat().st_ino != first
+
+
+def test_index_progress_bar_shows_passages_per_second(
+    env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal the bar shows the passage count and a rate like "1,234/s"."""
+    import re
+
+    from rich.console import Console
+
+    import askbot.cli as cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(
+        cli, "_stderr", lambda: Console(file=screen, force_terminal=True, width=120)
+    )
+    assert main(["index"]) == 0
+    assert re.search(r"[\d,]+ passages\s+[\d,]+/s", screen.getvalue())

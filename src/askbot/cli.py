@@ -359,7 +359,7 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     spec = settings.index_spec()
     try:
         with _progress("Indexing") as progress:
-            opened = build_and_save(spec, analyzer, progress)
+            opened = build_and_save(spec, analyzer, progress, full_rebuild=args.full)
     except CorpusError as exc:
         raise UsageError(f"{exc}. Pass --corpus DIR or set ASKBOT_CORPUS_DIR.") from None
     except ValueError as exc:
@@ -649,7 +649,7 @@ EXAMPLES: dict[str, str] = {
     '  askbot ask --context 1 --top-k 5 "liaison office"\n'
     '  askbot ask "talks source:xinhua after:2020-06-01"\n'
     '  askbot ask --source wikinews --before 2016 "crane collapse"',
-    "index": "askbot index\n  askbot index --corpus ./news --json",
+    "index": "askbot index\n  askbot index --full\n  askbot index --corpus ./news --json",
     "sources": "askbot sources\n  askbot sources --json | head",
     "log": "askbot log\n  askbot log --json --limit 100",
     "stats": "askbot stats\n  askbot stats --json",
@@ -743,6 +743,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = command("index", cmd_index, corpus=True)
     index.add_argument("--json", action="store_true", help="print the summary as JSON")
+    index.add_argument(
+        "--full",
+        action="store_true",
+        help="read and analyse the whole corpus again (by default unchanged articles are reused)",
+    )
     sources = command("sources", cmd_sources, corpus=True)
     sources.add_argument("--json", action="store_true", help="one JSON object per article")
     log = command("log", cmd_log, db=True)
