@@ -90,6 +90,23 @@ def test_saved_index_loads_with_the_same_results(tmp_path: Path) -> None:
     assert loaded.text(7) == index.text(7) and loaded.passage_id(7) == index.passage_id(7)
 
 
+def test_loaded_index_reads_every_text_and_article_after_its_folder_is_removed(
+    tmp_path: Path,
+) -> None:
+    """Texts and articles come from files the index holds open: a reindex pruning its folder
+    under a running bot changes nothing for the index already loaded."""
+    import shutil
+
+    index = bundled_index()
+    folder = index.save(tmp_path / "idx")
+    loaded = Index.load(folder)
+    shutil.rmtree(folder)
+    assert [loaded.text(d) for d in range(len(loaded))] == [
+        index.text(d) for d in range(len(index))
+    ]
+    assert list(loaded.articles) == list(index.articles)
+
+
 def test_index_of_another_format_version_is_refused(tmp_path: Path) -> None:
     """A saved index from another version raises IndexFormatError naming the version."""
     path = bundled_index().save(tmp_path / "idx")

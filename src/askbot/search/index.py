@@ -132,12 +132,33 @@ class ArticleInfo:
     passage_count: int
 
 
+class _FileRanges:
+    """Byte ranges of a saved file, read with ``os.pread``.
+
+    Not memory-mapped: a mapped page read at random brings its neighbours into the process's
+    resident set with it (the kernel maps up to 16 cached pages around every fault), so reading
+    a few passages per question from a mapping would leave most of a large texts.bin resident.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 - lives as long as the index
+
+    def read(self, start: int, end: int) -> bytes:
+        return os.pread(self._file.fileno(), end - start, start)
+
+
 class _ArticleTable(Sequence[ArticleInfo]):
     """The articles of a loaded index: one JSON line each, parsed on first access."""
 
-    def __init__(self, blob: bytes | npt.NDArray[np.uint8], offsets: I64) -> None:
+    def __init__(
+        self,
+        blob: bytes | npt.NDArray[np.uint8],
+        offsets: I64,
+        reader: _FileRanges | None = None,
+    ) -> None:
         self._blob = blob
         self._offsets = offsets
+        self._reader = reader
         self._cache: dict[int, ArticleInfo] = {}
 
     def __len__(self) -> int:
@@ -147,7 +168,8 @@ class _ArticleTable(Sequence[ArticleInfo]):
         info = self._cache.get(i)
         if info is None:
             s, e = int(self._offsets[i]), int(self._offsets[i + 1])
-            info = self._cache[i] = ArticleInfo(**json.loads(bytes(self._blob[s:e])))
+            line = self._reader.read(s, e) if self._reader else bytes(self._blob[s:e])
+            info = self._cache[i] = ArticleInfo(**json.loads(line))
         return info
 
     @overload
@@ -206,6 +228,7 @@ class Index:
         speakers: list[str],
         skipped: list[Skipped],
         meta: dict[str, Any] | None = None,
+        text_file: Path | None = None,
     ) -> None:
         self.params = params
         self.analyzer_fingerprint = analyzer_fingerprint
@@ -236,6 +259,8 @@ class Index:
         self.p_hash = p_hash
         self.text_offsets = text_offsets
         self.text_blob = text_blob
+        # A loaded index reads passage texts from texts.bin with pread (see _FileRanges).
+        self._texts = _FileRanges(text_file) if text_file is not None else None
         self.speakers = speakers
         self.skipped = skipped
         self.meta = meta or {}
@@ -286,6 +311,8 @@ class Index:
     def text(self, doc: int) -> str:
         """The displayed text of passage ``doc``."""
         start, end = int(self.text_offsets[doc]), int(self.text_offsets[doc + 1])
+        if self._texts is not None:
+            return self._texts.read(start, end).decode("utf-8")
         return bytes(self.text_blob[start:end]).decode("utf-8")
 
     def article_of(self, doc: int) -> ArticleInfo:
@@ -499,11 +526,16 @@ class Index:
             analyzer_fingerprint=meta["analyzer"],
             key=meta.get("key", ""),
             terms=terms,
-            articles=_ArticleTable(article_blob, article_offsets),
+            articles=_ArticleTable(
+                article_blob,
+                article_offsets,
+                _FileRanges(path / "articles.jsonl") if len(article_blob) else None,
+            ),
             speakers=tables["speakers"],
             skipped=[Skipped(**s) for s in tables["skipped"]],
             text_blob=blob,
             meta=meta,
+            text_file=path / "texts.bin" if len(blob) else None,
             **arrays,
         )
 
