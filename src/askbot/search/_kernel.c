@@ -8,9 +8,12 @@
  * Exactness. Scanning uses 8-bit impacts: q = floor(w / delta_t), delta_t = term_max_t / 255,
  * so every weight w lies in [q delta_t, (q + 1) delta_t]. Accumulating (q + 1) delta_t gives an
  * upper bound U(d) of every passage's score. Candidates are then rescored exactly: each weight is
- * read from the float64 weights (binary search in the term's passage-sorted list) and summed in
+ * computed from the posting's term frequency (binary search in the term's passage-sorted list)
+ * with the very operations, in the very order, numpy used to build weights.npy, and summed in
  * the query's own order, one addition per query term occurrence, which is bitwise what
- * Index.get_scores and rank-bm25 compute. Only passages whose bound reaches the threshold (with a
+ * Index.get_scores and rank-bm25 compute (compiled with -ffp-contract=off: no fused
+ * multiply-adds). Reading 4-byte term frequencies instead of the 8-byte weights keeps fewer
+ * pages of a memory-mapped index resident. Only passages whose bound reaches the threshold (with a
  * relative margin far above float32 rounding) are rescored, so nothing in the true top k is lost.
  *
  * Pruning (MaxScore, term at a time). A first threshold is the k-th best exact score among the
@@ -33,7 +36,10 @@ typedef struct {
     const int64_t *indptr;
     const int32_t *docs;
     const uint8_t *impacts;
-    const double *weights;
+    const int32_t *tfs;
+    const int32_t *doc_len;
+    const double *idf;
+    double k1, b, avgdl;
     const double *delta;
     const double *term_max;
     const int64_t *champ_ptr;
@@ -109,6 +115,18 @@ static inline int64_t gallop(const int32_t *docs, int64_t lo, int64_t hi, int32_
     return l;
 }
 
+/* BM25Okapi's weight of term t at posting pos (passage d), bitwise as postings.py computes it:
+ * idf * (tf * (k1 + 1) / (tf + k1 * ((1 - b) + b * dl / avgdl))), numpy's evaluation order. */
+static inline double weight(const Arrays *a, int64_t t, int64_t pos, int32_t d) {
+    double tf = (double)a->tfs[pos];
+    double norm = a->b * (double)a->doc_len[d];
+    norm = norm / a->avgdl;
+    norm = (1.0 - a->b) + norm;
+    norm = a->k1 * norm;
+    double num = tf * (a->k1 + 1.0);
+    return a->idf[t] * (num / (tf + norm));
+}
+
 /* The exact score of passage d, summed in query order (duplicates added once per occurrence). */
 static double exact(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq, int32_t d) {
     double s = 0.0;
@@ -118,7 +136,7 @@ static double exact(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq, int32
         int64_t t = seq[i];
         if (t != last_t) {
             int64_t pos = find(a, t, d);
-            last_w = pos >= 0 ? a->weights[pos] : 0.0;
+            last_w = pos >= 0 ? weight(a, t, pos, d) : 0.0;
             last_t = t;
         }
         if (last_w != 0.0) s += last_w;
@@ -151,36 +169,44 @@ static int cmp_term_ub_desc(const void *x, const void *y) {
 }
 
 /*
- * topk(indptr, docs, impacts, weights, delta, term_max, champ_ptr, champ_docs,
- *      seq, k, acc, touched, out_docs, out_scores) -> (n, postings_scanned, probes)
+ * topk(indptr, docs, impacts, tfs, delta, term_max, champ_ptr, champ_docs, seq, doc_len, idf,
+ *      k, k1, b, avgdl, bounds, touched, out_docs, out_scores) -> (n, postings_scanned, probes)
  */
 static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
-    Py_buffer b[14];
+    Py_buffer b[15];
     Py_ssize_t k;
+    double k1, bb, avgdl;
     memset(b, 0, sizeof(b));
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*nw*w*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4],
-                          &b[5], &b[6], &b[7], &b[8], &k, &b[9], &b[10], &b[11], &b[12]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*nddd" "w*w*w*w*", &b[0], &b[1], &b[2],
+                          &b[3], &b[4], &b[5], &b[6], &b[7], &b[8], &b[9], &b[10], &k, &k1, &bb,
+                          &avgdl, &b[11], &b[12], &b[13], &b[14]))
         return NULL;
     PyObject *result = NULL;
-    Arrays a = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, b[4].buf, b[5].buf, b[6].buf, b[7].buf};
+    Arrays a = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, b[9].buf, b[10].buf, k1, bb, avgdl,
+                b[4].buf, b[5].buf, b[6].buf, b[7].buf};
     const int64_t *seq = b[8].buf;
     Py_ssize_t n_seq = b[8].len / (Py_ssize_t)sizeof(int64_t);
-    float *acc = b[9].buf;
-    int32_t *touched = b[10].buf;
-    Py_ssize_t touched_cap = b[10].len / (Py_ssize_t)sizeof(int32_t);
-    int64_t *out_docs = b[11].buf;
-    double *out_scores = b[12].buf;
-    Py_ssize_t out_cap = b[12].len / (Py_ssize_t)sizeof(double);
-    Py_ssize_t n_acc = b[9].len / (Py_ssize_t)sizeof(float);
-    if (k <= 0 || out_cap < k || b[11].len / (Py_ssize_t)sizeof(int64_t) < k) {
+    float *acc = b[11].buf;
+    int32_t *touched = b[12].buf;
+    Py_ssize_t touched_cap = b[12].len / (Py_ssize_t)sizeof(int32_t);
+    int64_t *out_docs = b[13].buf;
+    double *out_scores = b[14].buf;
+    Py_ssize_t out_cap = b[14].len / (Py_ssize_t)sizeof(double);
+    Py_ssize_t n_acc = b[11].len / (Py_ssize_t)sizeof(float);
+    if (k <= 0 || out_cap < k || b[13].len / (Py_ssize_t)sizeof(int64_t) < k) {
         PyErr_SetString(PyExc_ValueError, "k must be positive and fit the output buffers");
+        goto done;
+    }
+    if (!(avgdl > 0.0)) {
+        PyErr_SetString(PyExc_ValueError, "avgdl must be positive");
         goto done;
     }
     /* Shapes and dtypes agree (int64 indptr, int32 docs, uint8 impacts, float64 weights...). */
     Py_ssize_t n_post = b[2].len, n_terms = b[4].len / 8;
-    if (b[1].len != 4 * n_post || b[3].len != 8 * n_post || b[0].len != 8 * (n_terms + 1) ||
+    if (b[1].len != 4 * n_post || b[3].len != 4 * n_post || b[0].len != 8 * (n_terms + 1) ||
         b[5].len != 8 * n_terms || b[6].len != 8 * (n_terms + 1) || b[7].len % 4 != 0 ||
-        b[8].len % 8 != 0 || b[10].len / 4 != n_acc || b[11].len % 8 != 0) {
+        b[8].len % 8 != 0 || b[9].len != 4 * n_acc || b[10].len != 8 * n_terms ||
+        b[12].len / 4 != n_acc || b[13].len % 8 != 0) {
         PyErr_SetString(PyExc_ValueError, "index arrays of unexpected sizes or dtypes");
         goto done;
     }
@@ -359,7 +385,7 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     result = Py_BuildValue("nnn", n_out, scanned, probes);
 done:
-    for (int i = 0; i < 14; i++)
+    for (int i = 0; i < 15; i++)
         if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
     return result;
 }

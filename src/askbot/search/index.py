@@ -272,7 +272,8 @@ class Index:
             indptr=np.asarray(indptr), docs=np.asarray(docs), weights=np.asarray(weights),
             idf=np.asarray(idf), term_max=np.asarray(term_max), champ_ptr=np.asarray(champ_ptr),
             champ_docs=np.asarray(champ_docs), impacts=np.asarray(impacts),
-            delta=np.asarray(delta), n_docs=self.n_docs,
+            delta=np.asarray(delta), n_docs=self.n_docs, tfs=np.asarray(tfs),
+            doc_len=np.asarray(doc_len), k1=params.k1, b=params.b, avgdl=self.avgdl,
         )  # fmt: skip
         self._scratch = pruning.Scratch()
 

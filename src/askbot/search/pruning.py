@@ -60,6 +60,12 @@ class Postings:
     impacts: npt.NDArray[np.uint8]
     delta: F64
     n_docs: int
+    # What the compiled kernel needs to compute exact weights from term frequencies.
+    tfs: I32 | None = None
+    doc_len: I32 | None = None
+    k1: float = 1.5
+    b: float = 0.75
+    avgdl: float = 1.0
 
 
 class Scratch(threading.local):
@@ -117,14 +123,21 @@ def compiled_top_k(p: Postings, seq: list[int], k: int, scratch: Scratch) -> tup
     if _kernel is None or not USE_KERNEL:
         return None
     distinct = set(seq)
-    if len(distinct) > KERNEL_MAX_TERMS or any(p.idf[t] <= 0 for t in distinct):
+    if (
+        len(distinct) > KERNEL_MAX_TERMS
+        or any(p.idf[t] <= 0 for t in distinct)
+        or p.tfs is None
+        or p.doc_len is None
+        or not p.avgdl > 0
+    ):
         return None
     bounds, touched = scratch.kernel_buffers(p.n_docs)
     out_docs = np.empty(k, dtype=np.int64)
     out_scores = np.empty(k, dtype=np.float64)
     n, scratch.scanned, scratch.probed = _kernel.topk(
-        p.indptr, p.docs, p.impacts, p.weights, p.delta, p.term_max, p.champ_ptr, p.champ_docs,
-        np.asarray(seq, dtype=np.int64), k, bounds, touched, out_docs, out_scores,
+        p.indptr, p.docs, p.impacts, p.tfs, p.delta, p.term_max, p.champ_ptr, p.champ_docs,
+        np.asarray(seq, dtype=np.int64), p.doc_len, p.idf, k, p.k1, p.b, p.avgdl,
+        bounds, touched, out_docs, out_scores,
     )  # fmt: skip
     return out_docs[:n], out_scores[:n]
 
