@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -13,10 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from askbot.search import analysis, tokenize_parallel
+from askbot.search import build as build_module
+from askbot.search import corpus as corpus_module
 from askbot.search import index as index_module
 from askbot.search import postings as postings_module
 from askbot.search.analysis import _INVISIBLE, Analyzer
-from askbot.search.build import build_index, tokenize_passages
+from askbot.search.build import build_corpus_index, build_index, tokenize_passages
 from askbot.search.corpus import load_corpus, split_passages
 from askbot.search.index import Index
 from askbot.search.tokenize_parallel import TermIds, can_fork
@@ -131,3 +135,44 @@ def test_damaged_article_table_is_refused(tmp_path: Path) -> None:
     np.save(path / "article_offsets.npy", np.zeros(3, dtype=np.int64))
     with pytest.raises(index_module.IndexFormatError, match="damaged"):
         Index.load(path)
+
+
+def _messy_corpus(root: Path) -> Path:
+    """Text files, JSONL with CRLF, a BOM, bad lines, duplicate ids and unreadable files."""
+    shutil.copytree(BUNDLED_CORPUS, root)
+    lines = [
+        json.dumps(
+            {"id": f"j{i}", "title": f"T{i}", "text": f"Para {i} one.\n\nMayor Vo said {i}."}
+        )
+        for i in range(30)
+    ]
+    lines[4] = "not json"
+    lines[9] = json.dumps({"id": "j2", "title": "Dup", "text": "The walrus choir sang."})
+    (root / "a.jsonl").write_bytes(("\ufeff" + "\r\n".join(lines) + "\r\n").encode())
+    (root / "b.jsonl").write_text("\n\n" + json.dumps({"id": "j5", "title": "x", "text": "y z"}))
+    (root / "c.jsonl").write_bytes(b"\xff\xfe bad")
+    (root / "empty.txt").write_text("")
+    (root / "z.md").write_text("Last\n\nA last article about the harbour.")
+    return root
+
+
+def test_build_from_files_equals_build_from_loaded_articles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers reading the files themselves build the index load_corpus + build_index builds."""
+    monkeypatch.setattr(corpus_module, "TASK_BYTES", 300)  # many small parts, cut mid-file
+    monkeypatch.setattr(corpus_module, "TASK_TEXT_FILES", 4)
+    monkeypatch.setattr(build_module, "PARALLEL_MIN_BYTES", 0)
+    root = _messy_corpus(tmp_path / "corpus")
+    corpus = load_corpus(root)
+    expected = build_index(corpus.articles, A, skipped=corpus.skipped)
+    for workers in (1, 2):
+        index = build_corpus_index(root, Analyzer(), workers=workers)
+        _same(index, expected)
+        assert index.skipped == expected.skipped and len(expected.skipped) == 5
+
+
+def test_terms_of_a_skipped_duplicate_are_not_indexed(tmp_path: Path) -> None:
+    """A word only a duplicate (skipped) article has gets no term."""
+    index = build_corpus_index(_messy_corpus(tmp_path / "corpus"), A, workers=1)
+    assert "walrus" not in index.vocab and "mayor" in index.vocab

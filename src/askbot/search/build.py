@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from askbot.search.analysis import Analyzer
+from askbot.search.corpus import (
+    DEFAULT_MAX_FILE_BYTES,
+    ArticleIds,
+    Task,
+    iter_corpus_files,
+    load_corpus,
+    plan_tasks,
+)
 from askbot.search.index import I32, ArticleInfo, BM25Params, Index, Progress
 from askbot.search.models import Article, Passage, Skipped
 from askbot.search.postings import build_postings
-from askbot.search.tokenize_parallel import Chunk, analyse_in_parallel
+from askbot.search.tokenize_parallel import (
+    ArticleMeta,
+    Chunk,
+    analyse_in_parallel,
+    analyse_tasks_in_parallel,
+)
 
 BUILD_WORKERS = 2
+# Below this many corpus bytes a second process costs more than it saves.
+PARALLEL_MIN_BYTES = 8 << 20
 
 
 def tokenize_passages(passages: Sequence[Passage], analyzer: Analyzer) -> list[list[str]]:
@@ -39,32 +57,95 @@ def build_index(
     Splitting and analysis run in ``workers`` forked processes when the corpus is large and this
     process has a single thread (forking a threaded process can deadlock); results are identical.
     """
-    params = params or BM25Params()
-    started = time.perf_counter()
     article_list = list(articles)
-    gc_was_enabled = gc.isenabled()
-    # Millions of small objects make the cyclic GC rescan the heap over and over; nothing
-    # built here has reference cycles.
-    gc.disable()
-    try:
-        index = _build(article_list, analyzer, params, key, list(skipped), progress, workers)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    estimate = max(1, sum(len(a.paragraphs) for a in article_list))
+    with _gc_off():
+        started = time.perf_counter()
+        chunks = analyse_in_parallel(article_list, analyzer, workers)
+        index = _build(
+            chunks,
+            analyzer,
+            params or BM25Params(),
+            key,
+            list(skipped),
+            progress,
+            lambda _: estimate,
+        )
     index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
     return index
 
 
+def build_corpus_index(
+    corpus_dir: str | os.PathLike[str],
+    analyzer: Analyzer,
+    params: BM25Params | None = None,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    key: str = "",
+    progress: Progress | None = None,
+    workers: int = BUILD_WORKERS,
+) -> Index:
+    """The index of a corpus folder, read, split and analysed by forked workers.
+
+    The same index as ``build_index(load_corpus(corpus_dir).articles, ...)`` (same articles,
+    skips, passages and scores), but this process never holds the articles' text: workers read
+    their parts of the files themselves.
+    """
+    base = Path(corpus_dir)
+    if not base.is_dir():
+        load_corpus(base)  # raises CorpusError with the reason
+    total_bytes = max(1, _corpus_bytes(base))
+    done_bytes = [0]
+
+    def estimate(passages: int) -> int:
+        # Passages expected in all, from those seen per byte read so far.
+        return max(passages, round(passages * total_bytes / max(1, done_bytes[0])))
+
+    def tasks() -> Iterator[Task]:
+        for task in plan_tasks(base, max_file_bytes):
+            done_bytes[0] += sum(p.end - p.start for p in task.parts)
+            yield task
+
+    with _gc_off():
+        started = time.perf_counter()
+        parallel = total_bytes >= PARALLEL_MIN_BYTES
+        chunks = analyse_tasks_in_parallel(tasks(), analyzer, workers, parallel)
+        index = _build(chunks, analyzer, params or BM25Params(), key, [], progress, estimate)
+    index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    return index
+
+
+def _corpus_bytes(base: Path) -> int:
+    total = 0
+    for path, problem in iter_corpus_files(base):
+        if problem is None:
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+    return total
+
+
+@contextlib.contextmanager
+def _gc_off() -> Iterator[None]:
+    # Millions of small objects make the cyclic GC rescan the heap over and over; nothing
+    # built here has reference cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _build(
-    article_list: list[Article],
+    chunks: Iterable[Chunk],
     analyzer: Analyzer,
     params: BM25Params,
     key: str,
     skipped: list[Skipped],
     progress: Progress | None,
-    workers: int,
+    estimate: Callable[[int], int],
 ) -> Index:
-    estimate = max(1, sum(len(a.paragraphs) for a in article_list))
     vocab: dict[str, int] = {}
     remap: dict[int, list[int]] = {}  # worker -> its local term id -> global term id
     tokens: list[I32] = []
@@ -75,33 +156,46 @@ def _build(
     # end, which would hold the corpus text twice.
     text = bytearray()
     speakers_of: list[str] = []
+    metas: list[ArticleMeta] = []
+    ids = ArticleIds()
+    dropped = False
     done = 0
-    for chunk in analyse_in_parallel(article_list, analyzer, workers):
+    for chunk in chunks:
         table = remap.setdefault(chunk.worker, [])
         if chunk.term_base != len(table):
             raise RuntimeError("analysis chunks arrived out of order")
         table.extend(vocab.setdefault(t, len(vocab)) for t in chunk.new_terms)
+        skipped.extend(chunk.skipped_before)
+        if chunk.positions or chunk.skipped:
+            chunk, chunk_skipped = _first_ids_only(chunk, ids)
+            dropped = dropped or len(chunk_skipped) > len(chunk.skipped)
+            skipped.extend(chunk_skipped)
         local = np.frombuffer(chunk.token_ids, dtype=np.int32)
         tokens.append(np.asarray(table, dtype=np.int32)[local] if local.size else local)
         _collect(columns, chunk)
         text += chunk.text
         speakers_of.extend(chunk.speakers)
+        metas.extend(chunk.articles)
         done += len(chunk.speakers)
         if progress is not None:
-            progress(min(done, estimate), estimate)
+            progress(done, estimate(done))
     n = len(speakers_of)
     if progress is not None:
         progress(n, n)
+    token_ids = np.concatenate(tokens) if tokens and n else np.zeros(0, dtype=np.int32)
+    del tokens
+    n_ids = len(vocab)
+    if dropped:  # terms only a skipped duplicate had are not in the index
+        used = np.bincount(token_ids, minlength=n_ids) > 0
+        vocab = {t: i for t, i in vocab.items() if used[i]}
     # Term ids in sorted term order: the saved term list is then sorted, and the same corpus
     # gives the same ids whatever order the workers finished in.
     terms = sorted(vocab)
-    rank = np.empty(len(vocab), dtype=np.int32)
+    rank = np.full(n_ids, -1, dtype=np.int32)
     rank[np.fromiter((vocab[t] for t in terms), dtype=np.int64, count=len(terms))] = np.arange(
         len(terms), dtype=np.int32
     )
     del vocab
-    token_ids = np.concatenate(tokens) if tokens and n else np.zeros(0, dtype=np.int32)
-    del tokens
     step = 1 << 22
     for s in range(0, token_ids.shape[0], step):  # in place, a slice at a time
         token_ids[s : s + step] = rank[token_ids[s : s + step]]
@@ -109,23 +203,11 @@ def _build(
     postings = build_postings(token_ids, doc_len, len(terms), params)
     del token_ids
     per_article = _cat(columns["per_article"], np.int32)
-    first = np.zeros(len(article_list) + 1, dtype=np.int64)
+    first = np.zeros(len(metas) + 1, dtype=np.int64)
     np.cumsum(per_article, out=first[1:])
     infos = [
-        ArticleInfo(
-            id=a.id,
-            title=a.title,
-            date=a.date,
-            url=a.url,
-            source=a.source,
-            author=a.author,
-            path=a.path,
-            content_hash=a.content_hash,
-            paragraphs=len(a.paragraphs),
-            first_passage=int(first[i]),
-            passage_count=int(per_article[i]),
-        )
-        for i, a in enumerate(article_list)
+        ArticleInfo(*meta, first_passage=int(first[i]), passage_count=int(per_article[i]))
+        for i, meta in enumerate(metas)
     ]
     speakers: dict[str, int] = {"": -1}
     p_speaker = np.fromiter(
@@ -142,7 +224,7 @@ def _build(
         terms=terms,
         doc_len=doc_len,
         articles=infos,
-        p_article=np.repeat(np.arange(len(article_list), dtype=np.int32), per_article),
+        p_article=np.repeat(np.arange(len(metas), dtype=np.int32), per_article),
         p_paragraph=_cat(columns["paragraph"], np.int32),
         p_window=_cat(columns["window"], np.int32),
         p_speaker=p_speaker,
@@ -154,6 +236,54 @@ def _build(
         meta={"avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0},
         **postings,
     )
+
+
+def _first_ids_only(chunk: Chunk, ids: ArticleIds) -> tuple[Chunk, list[Skipped]]:
+    """The chunk without articles whose id an earlier article took, and the chunk's skips.
+
+    Skips (unparsable sources and duplicates) are listed in source order, as load_corpus does.
+    """
+    events = list(chunk.skipped)
+    keep = np.ones(len(chunk.articles), dtype=bool)
+    for i, (meta, position) in enumerate(zip(chunk.articles, chunk.positions, strict=True)):
+        duplicate = ids.duplicate(meta[0], meta[6])
+        if duplicate is not None:
+            keep[i] = False
+            events.append((position, duplicate))
+    events.sort(key=lambda e: e[0])
+    skipped = [s for _, s in events]
+    if keep.all():
+        return chunk, skipped
+    per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32)
+    passage_keep = np.repeat(keep, per_article)
+    doc_len = np.frombuffer(chunk.doc_len, dtype=np.int32)
+    lengths = np.frombuffer(chunk.text_lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    text = b"".join(
+        chunk.text[int(e - n) : int(e)]
+        for e, n, k in zip(ends.tolist(), lengths.tolist(), passage_keep.tolist(), strict=True)
+        if k
+    )
+
+    def kept(column: bytes, dtype: type[np.generic], mask: Any) -> bytes:
+        data: bytes = np.frombuffer(column, dtype=dtype)[mask].tobytes()
+        return data
+
+    return Chunk(
+        new_terms=chunk.new_terms,
+        term_base=chunk.term_base,
+        worker=chunk.worker,
+        token_ids=kept(chunk.token_ids, np.int32, np.repeat(passage_keep, doc_len)),
+        doc_len=kept(chunk.doc_len, np.int32, passage_keep),
+        passages_per_article=kept(chunk.passages_per_article, np.int32, keep),
+        paragraph=kept(chunk.paragraph, np.int32, passage_keep),
+        window=kept(chunk.window, np.int32, passage_keep),
+        hashes=kept(chunk.hashes, np.int64, passage_keep),
+        speakers=[s for s, k in zip(chunk.speakers, passage_keep.tolist(), strict=True) if k],
+        text_lengths=kept(chunk.text_lengths, np.int64, passage_keep),
+        text=text,
+        articles=[m for m, k in zip(chunk.articles, keep.tolist(), strict=True) if k],
+    ), skipped
 
 
 def _collect(columns: dict[str, list[Any]], chunk: Chunk) -> None:

@@ -39,7 +39,7 @@ class Corpus:
     skipped: tuple[Skipped, ...]
 
 
-def _iter_files(root: Path) -> Iterator[tuple[Path, str | None]]:
+def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
     """Every candidate file under root, sorted; symlinks leaving the root are reported."""
     real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -207,17 +207,7 @@ class Source:
 
 def _read_text(path: Path, max_file_bytes: int) -> str:
     """A corpus file's text; raises ValueError with the reason it is skipped."""
-    try:
-        size = path.stat().st_size
-        if size > max_file_bytes:
-            raise ValueError(f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit")
-        if size == 0:
-            raise ValueError("empty file")
-        return _decode(path.read_bytes())
-    except PermissionError:
-        raise ValueError("permission denied (cannot read the file)") from None
-    except OSError as exc:
-        raise ValueError(exc.strerror or str(exc)) from None
+    return _read_checked(path, max_file_bytes)[1]
 
 
 def iter_sources(
@@ -229,7 +219,7 @@ def iter_sources(
         raise CorpusError(f"corpus folder {base} does not exist")
     if not base.is_dir():
         raise CorpusError(f"corpus path {base} is not a folder")
-    for path, problem in _iter_files(base):
+    for path, problem in iter_corpus_files(base):
         rel = path.relative_to(base).as_posix()
         if problem:
             yield Skipped(rel, problem)
@@ -247,6 +237,120 @@ def iter_sources(
         yield Source(
             rel, text, bulk=False, article_id=rel[: -len(path.suffix)] if path.suffix else rel
         )
+
+
+# A build task reads about this many bytes of corpus files (whole lines of a JSONL file, or
+# whole text files), so forked workers can read and parse the corpus themselves.
+TASK_BYTES = 4 << 20
+TASK_TEXT_FILES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """Whole lines ``[start, end)`` (bytes) of a corpus file; a text file is one part."""
+
+    path: str
+    rel: str
+    bulk: bool
+    start: int
+    end: int
+    first_line: int  # the line number of the line at ``start``
+    article_id: str = ""  # for a text file
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Parts of corpus files to read, and the files skipped (in corpus order) before them."""
+
+    parts: tuple[FilePart, ...]
+    skipped_before: tuple[Skipped, ...] = ()
+
+
+def read_part(part: FilePart) -> Iterator[Source]:
+    """The article sources of one file part (the file was checked when the part was planned)."""
+    with open(part.path, "rb") as fh:
+        fh.seek(part.start)
+        data = fh.read(part.end - part.start)
+    text = data.decode("utf-8-sig" if part.start == 0 else "utf-8")
+    if not part.bulk:
+        yield Source(part.rel, text, bulk=False, article_id=part.article_id)
+        return
+    for lineno, line in enumerate(text.split("\n"), start=part.first_line):
+        if line.strip():
+            yield Source(f"{part.rel}:{lineno}", line, bulk=True)
+
+
+def plan_tasks(
+    root: str | os.PathLike[str],
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    task_bytes: int | None = None,
+) -> Iterator[Task]:
+    """The corpus as build tasks in corpus order; unreadable files are skipped as load_corpus does.
+
+    Each file is read and checked here (size, NUL bytes, UTF-8) and cut at line ends; workers
+    then read their parts again (from the page cache), so this process never holds the corpus.
+    """
+    base = Path(root)
+    if not base.exists():
+        raise CorpusError(f"corpus folder {base} does not exist")
+    if not base.is_dir():
+        raise CorpusError(f"corpus path {base} is not a folder")
+    task_bytes = task_bytes or TASK_BYTES
+    skipped: list[Skipped] = []
+    texts: list[FilePart] = []
+    text_bytes = 0
+
+    def flush_texts() -> Iterator[Task]:
+        nonlocal texts, skipped, text_bytes
+        if texts:
+            yield Task(tuple(texts), tuple(skipped))
+            texts, skipped, text_bytes = [], [], 0
+
+    for path, problem in iter_corpus_files(base):
+        rel = path.relative_to(base).as_posix()
+        if problem:
+            skipped.append(Skipped(rel, problem))
+            continue
+        try:
+            data, _ = _read_checked(path, max_file_bytes)
+        except ValueError as exc:
+            skipped.append(Skipped(rel, str(exc)))
+            continue
+        if path.suffix.lower() not in BULK_SUFFIXES:
+            article_id = rel[: -len(path.suffix)] if path.suffix else rel
+            texts.append(FilePart(str(path), rel, False, 0, len(data), 1, article_id))
+            text_bytes += len(data)
+            if text_bytes >= task_bytes or len(texts) >= TASK_TEXT_FILES:
+                yield from flush_texts()
+            continue
+        yield from flush_texts()
+        start, line = 0, 1
+        while start < len(data):
+            cut = data.find(b"\n", start + task_bytes)
+            end = len(data) if cut < 0 else cut + 1
+            yield Task((FilePart(str(path), rel, True, start, end, line),), tuple(skipped))
+            skipped = []
+            line += data.count(b"\n", start, end)
+            start = end
+    yield from flush_texts()
+    if skipped:
+        yield Task((), tuple(skipped))
+
+
+def _read_checked(path: Path, max_file_bytes: int) -> tuple[bytes, str]:
+    """A corpus file's bytes and text; raises ValueError with the reason it is skipped."""
+    try:
+        size = path.stat().st_size
+        if size > max_file_bytes:
+            raise ValueError(f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit")
+        if size == 0:
+            raise ValueError("empty file")
+        data = path.read_bytes()
+    except PermissionError:
+        raise ValueError("permission denied (cannot read the file)") from None
+    except OSError as exc:
+        raise ValueError(exc.strerror or str(exc)) from None
+    return data, _decode(data)
 
 
 class ArticleIds:
@@ -678,7 +782,7 @@ def corpus_fingerprint(
         )
     h = hashlib.blake2b(digest_size=16)
     h.update(str(max_file_bytes).encode())
-    for path, problem in _iter_files(base):
+    for path, problem in iter_corpus_files(base):
         try:
             st = path.stat()
             stamp = f"{st.st_size}:{st.st_mtime_ns}:{st.st_mode & 0o444}"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from askbot.search import incremental
 from askbot.search.analysis import Analyzer
-from askbot.search.build import build_index
-from askbot.search.corpus import DEFAULT_MAX_FILE_BYTES, corpus_fingerprint, load_corpus
+from askbot.search.build import build_corpus_index
+from askbot.search.corpus import DEFAULT_MAX_FILE_BYTES, corpus_fingerprint
 from askbot.search.incremental import build_markers
 from askbot.search.index import (
     BM25Params,
@@ -100,9 +100,13 @@ def build_and_save(
         if opened is not None:
             _prune(spec.index_root, keep=opened.path)
             return opened
-    corpus = load_corpus(spec.corpus_dir, spec.max_file_bytes)
-    index = build_index(
-        corpus.articles, analyzer, spec.params, key=key, skipped=corpus.skipped, progress=progress
+    index = build_corpus_index(
+        spec.corpus_dir,
+        analyzer,
+        spec.params,
+        max_file_bytes=spec.max_file_bytes,
+        key=key,
+        progress=progress,
     )
     index.meta.update(build_markers())
     path = index.save(final)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
 import threading
 from array import array
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
@@ -17,8 +18,8 @@ import numpy.typing as npt
 
 from askbot.search import analysis
 from askbot.search.analysis import _CHAT_MARKUP, _TOKEN, Analyzer, _blank, clean_text
-from askbot.search.corpus import split_passages
-from askbot.search.models import Article
+from askbot.search.corpus import Task, read_part, split_passages
+from askbot.search.models import Article, Skipped
 
 # Below this many articles a second process costs more than it saves.
 PARALLEL_MIN_ARTICLES = 4000
@@ -129,6 +130,11 @@ def text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(normal.encode(), digest_size=8).digest(), "little") >> 1
 
 
+# What the index keeps of an article: id, title, date, url, source, author, path, content hash,
+# paragraphs.
+ArticleMeta = tuple[str, str, str | None, str | None, str | None, str | None, str, str, int]
+
+
 @dataclass(slots=True)
 class Chunk:
     """A run of articles split and analysed: everything the build keeps, as flat arrays."""
@@ -145,6 +151,12 @@ class Chunk:
     speakers: list[str]
     text_lengths: bytes  # int64 UTF-8 bytes per passage
     text: bytes  # UTF-8 texts, concatenated
+    articles: list[ArticleMeta]  # the analysed articles, in order
+    # Read from files: each article's position among the task's sources, the sources skipped
+    # (with their position) and the files skipped before the task.
+    positions: list[int] = field(default_factory=list)
+    skipped: list[tuple[int, Skipped]] = field(default_factory=list)
+    skipped_before: tuple[Skipped, ...] = ()
 
 
 def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int = 0) -> Chunk:
@@ -158,7 +170,14 @@ def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int
     speakers: list[str] = []
     texts: list[bytes] = []
     analysed: list[str] = []
+    metas: list[ArticleMeta] = []
     for article in articles:
+        metas.append(
+            (
+                article.id, article.title, article.date, article.url, article.source,
+                article.author, article.path, article.content_hash, len(article.paragraphs),
+            )
+        )  # fmt: skip
         passages = split_passages(article)
         per_article.append(len(passages))
         for p in passages:
@@ -184,18 +203,50 @@ def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int
         speakers=speakers,
         text_lengths=lengths.tobytes(),
         text=b"".join(texts),
+        articles=metas,
     )
+
+
+def analyse_task(task: Task, term_ids: TermIds, worker: int = 0) -> Chunk:
+    """Read a task's file parts, parse their articles and analyse them (``analyse_articles``)."""
+    articles: list[Article] = []
+    positions: list[int] = []
+    skipped: list[tuple[int, Skipped]] = []
+    position = 0
+    for part in task.parts:
+        for source in read_part(part):
+            try:
+                articles.append(source.parse())
+                positions.append(position)
+            except ValueError as exc:
+                skipped.append((position, Skipped(source.where, str(exc))))
+            position += 1
+    chunk = analyse_articles(articles, term_ids, worker)
+    chunk.positions = positions
+    chunk.skipped = skipped
+    chunk.skipped_before = task.skipped_before
+    return chunk
 
 
 # The forked workers read their input from here (inherited, never pickled).
 _SHARED: dict[str, Any] = {}
 
 
-def _work(span: tuple[int, int]) -> Chunk:
+def _term_ids() -> TermIds:
     term_ids: TermIds | None = _SHARED.get("term_ids")
     if term_ids is None:
         term_ids = _SHARED["term_ids"] = TermIds(_SHARED["analyzer"])
-    return analyse_articles(_SHARED["articles"][span[0] : span[1]], term_ids, os.getpid())
+    return term_ids
+
+
+def _work(span: tuple[int, int]) -> Chunk:
+    return analyse_articles(_SHARED["articles"][span[0] : span[1]], _term_ids(), os.getpid())
+
+
+def _work_task(task: Task) -> Chunk:
+    # Nothing a worker builds has reference cycles; the collector would only rescan its heap.
+    gc.disable()
+    return analyse_task(task, _term_ids(), os.getpid())
 
 
 def can_fork() -> bool:
@@ -224,5 +275,26 @@ def analyse_in_parallel(
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(workers) as pool:
             yield from pool.imap(_work, spans)
+    finally:
+        _SHARED.clear()
+
+
+def analyse_tasks_in_parallel(
+    tasks: Iterable[Task], analyzer: Analyzer, workers: int, parallel: bool = True
+) -> Iterator[Chunk]:
+    """Chunks of the tasks (corpus file parts) in order, read and analysed by forked workers.
+
+    The workers read the files themselves, so this process never holds the articles' text.
+    """
+    if workers <= 1 or not parallel or not can_fork():
+        term_ids = TermIds(analyzer)
+        for task in tasks:
+            yield analyse_task(task, term_ids)
+        return
+    _SHARED.update(analyzer=analyzer)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(workers) as pool:
+            yield from pool.imap(_work_task, tasks)
     finally:
         _SHARED.clear()
