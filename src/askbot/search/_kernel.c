@@ -170,16 +170,18 @@ static int cmp_term_ub_desc(const void *x, const void *y) {
 
 /*
  * topk(indptr, docs, impacts, tfs, delta, term_max, champ_ptr, champ_docs, seq, doc_len, idf,
- *      k, k1, b, avgdl, bounds, touched, out_docs, out_scores) -> (n, postings_scanned, probes)
+ *      k, k1, b, avgdl, bounds, touched, out_docs, out_scores[, prune]) -> (n, scanned, probes)
+ * prune=False scans every posting of every term (the benchmark's exhaustive compiled search).
  */
 static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer b[15];
     Py_ssize_t k;
     double k1, bb, avgdl;
     memset(b, 0, sizeof(b));
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*nddd" "w*w*w*w*", &b[0], &b[1], &b[2],
+    int prune = 1;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*y*nddd" "w*w*w*w*|p", &b[0], &b[1], &b[2],
                           &b[3], &b[4], &b[5], &b[6], &b[7], &b[8], &b[9], &b[10], &k, &k1, &bb,
-                          &avgdl, &b[11], &b[12], &b[13], &b[14]))
+                          &avgdl, &b[11], &b[12], &b[13], &b[14], &prune))
         return NULL;
     PyObject *result = NULL;
     Arrays a = {b[0].buf, b[1].buf, b[2].buf, b[3].buf, b[9].buf, b[10].buf, k1, bb, avgdl,
@@ -273,6 +275,7 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     for (Py_ssize_t i = 0; i < n_touched; i++) acc[touched[i]] = 0.0f;
     n_touched = 0;
     double theta = h.size == h.cap ? lower_guard(h.items[0].score) : -INFINITY;
+    if (!prune) theta = -INFINITY; /* for benchmarks: every list scanned, nothing skipped */
     h.size = 0;
 
     /* 2. Upper bounds, term at a time, most bound first; unread bounds below theta: probe only.
@@ -304,7 +307,7 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
             scanned += e - s;
             /* While few passages are met and long lists remain, rescoring the k best bounds
              * exactly may raise the threshold enough to make those lists probe-only. */
-            if (!overflow && j + 1 < m && suffix[j + 1] >= theta && n_touched >= k &&
+            if (prune && !overflow && j + 1 < m && suffix[j + 1] >= theta && n_touched >= k &&
                 (double)n_touched * 4.0 < (double)remaining) {
                 Heap hr = {heap_items, 0, k};
                 for (Py_ssize_t i = 0; i < n_touched; i++) {

@@ -22,5 +22,6 @@ def topk(
     touched: Any,
     out_docs: Any,
     out_scores: Any,
+    prune: bool = True,
     /,
 ) -> tuple[int, int, int]: ...

@@ -114,11 +114,14 @@ def kernel_available() -> bool:
     return USE_KERNEL and _kernel is not None
 
 
-def compiled_top_k(p: Postings, seq: list[int], k: int, scratch: Scratch) -> tuple[I64, F64] | None:
+def compiled_top_k(
+    p: Postings, seq: list[int], k: int, scratch: Scratch, *, prune: bool = True
+) -> tuple[I64, F64] | None:
     """The exact top ``k`` by the compiled kernel, best first, or None when it cannot run.
 
     Same contract as ``top_k`` but already selected and ordered (score desc, passage asc). It
     needs positive weights (every term's idf > 0) and at most ``KERNEL_MAX_TERMS`` terms.
+    ``prune=False`` reads every posting of every term (benchmarks compare the two).
     """
     if _kernel is None or not USE_KERNEL:
         return None
@@ -137,7 +140,7 @@ def compiled_top_k(p: Postings, seq: list[int], k: int, scratch: Scratch) -> tup
     n, scratch.scanned, scratch.probed = _kernel.topk(
         p.indptr, p.docs, p.impacts, p.tfs, p.delta, p.term_max, p.champ_ptr, p.champ_docs,
         np.asarray(seq, dtype=np.int64), p.doc_len, p.idf, k, p.k1, p.b, p.avgdl,
-        bounds, touched, out_docs, out_scores,
+        bounds, touched, out_docs, out_scores, prune,
     )  # fmt: skip
     return out_docs[:n], out_scores[:n]
 
