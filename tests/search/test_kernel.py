@@ -105,3 +105,11 @@ def test_compiled_search_without_pruning_scans_everything_and_agrees() -> None:
     unpruned = index.search_exhaustive(query, 5, compiled=True)
     assert index._scratch.scanned == sum(index.document_frequency(t) for t in query)
     assert unpruned == pruned == index.search_exhaustive(query, 5)
+
+
+def test_compiled_search_answers_one_term_from_its_champions_alone() -> None:
+    """One query term (repeated or not): the k best champions are the answer, no list scanned."""
+    index = _index()
+    for query in (["bread"], ["bread", "bread"], ["cloud"] * 3):
+        assert index.search(query, 10) == index.search_exhaustive(query, 10)
+        assert index._scratch.scanned == 0

@@ -276,6 +276,18 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     n_touched = 0;
     double theta = h.size == h.cap ? lower_guard(h.items[0].score) : -INFINITY;
     if (!prune) theta = -INFINITY; /* for benchmarks: every list scanned, nothing skipped */
+    if (prune && !overflow && m == 1 && h.size == k &&
+        a.champ_ptr[terms[0].t + 1] - a.champ_ptr[terms[0].t] >= k) {
+        /* One term: the score is its weight (times its count), so the k best passages are its
+         * k best champions (kept by weight desc, passage asc), already scored exactly. */
+        n_out = h.size;
+        qsort(h.items, (size_t)n_out, sizeof(Entry), cmp_entry_desc);
+        for (Py_ssize_t i = 0; i < n_out; i++) {
+            out_docs[i] = h.items[i].doc;
+            out_scores[i] = h.items[i].score;
+        }
+        goto finished;
+    }
     h.size = 0;
 
     /* 2. Upper bounds, term at a time, most bound first; unread bounds below theta: probe only.
@@ -377,6 +389,7 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
         }
     }
     for (Py_ssize_t i = 0; i < n_touched; i++) acc[touched[i]] = 0.0f;
+finished:
     Py_END_ALLOW_THREADS
 
     free(heap_items);

@@ -393,6 +393,10 @@ class Index:
         seq = self._term_ids(query)
         if not seq:
             return []
+        compiled = pruning.compiled_top_k(self.postings, seq, k, self._scratch)
+        if compiled is not None:
+            docs, best = compiled
+            return [Hit(int(d), float(s)) for d, s in zip(docs, best, strict=True)]
         if len(set(seq)) == 1 and len(seq) <= 2:
             # One term: the score grows with its weight, and its champions are its best postings.
             t = seq[0]
@@ -400,10 +404,6 @@ class Index:
             if ce - cs >= k:
                 cand = self.champ_docs[cs : cs + k].astype(np.int64)
                 return _top_k(cand, pruning.exact_scores(self.postings, seq, cand), k)
-        compiled = pruning.compiled_top_k(self.postings, seq, k, self._scratch)
-        if compiled is not None:
-            docs, best = compiled
-            return [Hit(int(d), float(s)) for d, s in zip(docs, best, strict=True)]
         cand64, scores = pruning.top_k(self.postings, seq, k, self._scratch)
         return _top_k(cand64, scores, k)
 
