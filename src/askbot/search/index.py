@@ -239,25 +239,27 @@ class Index:
         self._vocab: dict[str, int] | None = None
         self._article_by_id: dict[str, int] | None = None
         self._lock = threading.Lock()
-        self.indptr = indptr
-        self.docs = docs
-        self.weights = weights
-        self.tfs = tfs
-        self.df = df
-        self.idf = idf
-        self.term_max = term_max
-        self.champ_ptr = champ_ptr
-        self.champ_docs = champ_docs
-        self.impacts = impacts
-        self.delta = delta
-        self.doc_len = doc_len
+        # Plain ndarray views of the memory maps: indexing an np.memmap goes through a Python-level
+        # __getitem__ (microseconds a call), which the answer path does hundreds of times.
+        self.indptr = np.asarray(indptr)
+        self.docs = np.asarray(docs)
+        self.weights = np.asarray(weights)
+        self.tfs = np.asarray(tfs)
+        self.df = np.asarray(df)
+        self.idf = np.asarray(idf)
+        self.term_max = np.asarray(term_max)
+        self.champ_ptr = np.asarray(champ_ptr)
+        self.champ_docs = np.asarray(champ_docs)
+        self.impacts = np.asarray(impacts)
+        self.delta = np.asarray(delta)
+        self.doc_len = np.asarray(doc_len)
         self.articles = articles
-        self.p_article = p_article
-        self.p_paragraph = p_paragraph
-        self.p_window = p_window
-        self.p_speaker = p_speaker
-        self.p_hash = p_hash
-        self.text_offsets = text_offsets
+        self.p_article = np.asarray(p_article)
+        self.p_paragraph = np.asarray(p_paragraph)
+        self.p_window = np.asarray(p_window)
+        self.p_speaker = np.asarray(p_speaker)
+        self.p_hash = np.asarray(p_hash)
+        self.text_offsets = np.asarray(text_offsets)
         self.text_blob = text_blob
         # A loaded index reads passage texts from texts.bin with pread (see _FileRanges).
         self._texts = _FileRanges(text_file) if text_file is not None else None
@@ -267,13 +269,11 @@ class Index:
         self.n_docs = int(doc_len.shape[0])
         total = int(doc_len.sum(dtype=np.int64))
         self.avgdl = total / self.n_docs if self.n_docs else 0.0
-        # Plain ndarray views of the memory maps: np.memmap slicing costs microseconds a call.
         self.postings = pruning.Postings(
-            indptr=np.asarray(indptr), docs=np.asarray(docs), weights=np.asarray(weights),
-            idf=np.asarray(idf), term_max=np.asarray(term_max), champ_ptr=np.asarray(champ_ptr),
-            champ_docs=np.asarray(champ_docs), impacts=np.asarray(impacts),
-            delta=np.asarray(delta), n_docs=self.n_docs, tfs=np.asarray(tfs),
-            doc_len=np.asarray(doc_len), k1=params.k1, b=params.b, avgdl=self.avgdl,
+            indptr=self.indptr, docs=self.docs, weights=self.weights, idf=self.idf,
+            term_max=self.term_max, champ_ptr=self.champ_ptr, champ_docs=self.champ_docs,
+            impacts=self.impacts, delta=self.delta, n_docs=self.n_docs, tfs=self.tfs,
+            doc_len=self.doc_len, k1=params.k1, b=params.b, avgdl=self.avgdl,
         )  # fmt: skip
         self._scratch = pruning.Scratch()
 
