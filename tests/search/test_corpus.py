@@ -220,11 +220,11 @@ def test_paragraph_of_exactly_window_words_is_one_window() -> None:
     assert _windows(" ".join(words) + ". end two", 10) == [" ".join(words) + ".", "end two"]
 
 
-def test_content_hash_is_blake2b_of_the_article_source() -> None:
+def test_content_hash_is_sha256_of_the_article_source() -> None:
     """Saved indexes compare this hash (a reindex matches articles by it): its bytes are fixed."""
     line = '{"id": "a1", "title": "T", "text": "Body \u00e9t\u00e9."}'
     article = parse_jsonl_line(line, "x.jsonl:1")
-    assert article.content_hash == hashlib.blake2b(line.encode(), digest_size=16).hexdigest()
+    assert article.content_hash == hashlib.sha256(line.encode()).hexdigest()[:32]
 
 
 def test_text_file_content_hash_covers_the_whole_file(tmp_path: Path) -> None:

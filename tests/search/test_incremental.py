@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from conftest import BUNDLED_CORPUS, write
 
+from askbot.search import build as build_module
+from askbot.search import corpus as corpus_module
 from askbot.search import incremental
 from askbot.search.analysis import Analyzer
 from askbot.search.index import BM25Params, Index
@@ -275,3 +277,16 @@ def test_mostly_changed_corpus_builds_cold(corpus: Path, tmp_path: Path) -> None
     _build(corpus, tmp_path / "idx")
     _jsonl(corpus / "bulk-2.jsonl", [_line(f"n{i}", 5000 + i) for i in range(200)])
     assert "reindexed_from" not in _build(corpus, tmp_path / "idx").index.meta
+
+
+def test_reindex_in_forked_workers_over_file_parts_is_exact(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers reading 500-byte parts of the files reindex to the cold build's scores."""
+    monkeypatch.setattr(corpus_module, "TASK_BYTES", 500)
+    monkeypatch.setattr(build_module, "PARALLEL_MIN_BYTES", 0)
+    _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx").index
+    assert "reindexed_from" in new.meta
+    _assert_same_scores(new, _build(corpus, tmp_path / "cold", full=True).index)

@@ -27,6 +27,7 @@ from askbot.search.postings import build_postings
 from askbot.search.tokenize_parallel import (
     ArticleMeta,
     Chunk,
+    Known,
     analyse_in_parallel,
     analyse_tasks_in_parallel,
 )
@@ -115,6 +116,43 @@ def build_corpus_index(
     return index
 
 
+def build_changed_index(
+    corpus_dir: str | os.PathLike[str],
+    analyzer: Analyzer,
+    params: BM25Params,
+    known: Known,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int = BUILD_WORKERS,
+    watch: Callable[[Chunk], None] | None = None,
+) -> tuple[Index, list[tuple[int, str]]]:
+    """The index of a corpus folder's articles that ``known`` (a saved index's) does not hold.
+
+    Also returns the known articles still in the corpus as (saved row, path), in corpus order;
+    together they are exactly the articles ``build_corpus_index`` indexes, and the index's
+    skips are the whole corpus's. ``watch`` sees every chunk (and may raise to stop).
+    """
+    base = Path(corpus_dir)
+    if not base.is_dir():
+        load_corpus(base)  # raises CorpusError with the reason
+    parallel = _corpus_bytes(base) >= PARALLEL_MIN_BYTES
+    kept: list[tuple[int, str]] = []
+
+    def watched(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+        for chunk in chunks:
+            if watch is not None:
+                watch(chunk)
+            yield chunk
+
+    with _gc_off():
+        started = time.perf_counter()
+        tasks = plan_tasks(base, max_file_bytes)
+        chunks = analyse_tasks_in_parallel(tasks, analyzer, workers, parallel, known)
+        index = _build(watched(chunks), analyzer, params, "", [], None, lambda n: n, kept)
+    index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    return index, kept
+
+
 def _corpus_bytes(base: Path) -> int:
     total = 0
     for path, problem in iter_corpus_files(base):
@@ -145,6 +183,7 @@ def _build(
     skipped: list[Skipped],
     progress: Progress | None,
     estimate: Callable[[int], int],
+    kept: list[tuple[int, str]] | None = None,
 ) -> Index:
     vocab: dict[str, int] = {}
     remap: dict[int, list[int]] = {}  # worker -> its local term id -> global term id
@@ -166,8 +205,8 @@ def _build(
             raise RuntimeError("analysis chunks arrived out of order")
         table.extend(vocab.setdefault(t, len(vocab)) for t in chunk.new_terms)
         skipped.extend(chunk.skipped_before)
-        if chunk.positions or chunk.skipped:
-            chunk, chunk_skipped = _first_ids_only(chunk, ids)
+        if chunk.positions or chunk.skipped or chunk.known:
+            chunk, chunk_skipped = _first_ids_only(chunk, ids, kept)
             dropped = dropped or len(chunk_skipped) > len(chunk.skipped)
             skipped.extend(chunk_skipped)
         local = np.frombuffer(chunk.token_ids, dtype=np.int32)
@@ -238,20 +277,36 @@ def _build(
     )
 
 
-def _first_ids_only(chunk: Chunk, ids: ArticleIds) -> tuple[Chunk, list[Skipped]]:
+def _first_ids_only(
+    chunk: Chunk, ids: ArticleIds, kept: list[tuple[int, str]] | None = None
+) -> tuple[Chunk, list[Skipped]]:
     """The chunk without articles whose id an earlier article took, and the chunk's skips.
 
     Skips (unparsable sources and duplicates) are listed in source order, as load_corpus does.
+    Known sources (a saved index's articles) take their ids in the same order and go to
+    ``kept`` as (saved row, path).
     """
-    events = list(chunk.skipped)
-    keep = np.ones(len(chunk.articles), dtype=bool)
-    for i, (meta, position) in enumerate(zip(chunk.articles, chunk.positions, strict=True)):
-        duplicate = ids.duplicate(meta[0], meta[6])
-        if duplicate is not None:
-            keep[i] = False
-            events.append((position, duplicate))
+    events: list[tuple[int, int, Any]] = [(p, 0, s) for p, s in chunk.skipped]
+    events += [(p, 1, i) for i, p in enumerate(chunk.positions)]
+    events += [(k[0], 2, k) for k in chunk.known]
     events.sort(key=lambda e: e[0])
-    skipped = [s for _, s in events]
+    keep = np.ones(len(chunk.articles), dtype=bool)
+    skipped: list[Skipped] = []
+    for _, kind, item in events:
+        if kind == 0:
+            skipped.append(item)
+            continue
+        if kind == 2:
+            article_id, where = item[2], item[3]
+        else:
+            article_id, where = chunk.articles[item][0], chunk.articles[item][6]
+        duplicate = ids.duplicate(article_id, where)
+        if duplicate is not None:
+            skipped.append(duplicate)
+            if kind == 1:
+                keep[item] = False
+        elif kind == 2 and kept is not None:
+            kept.append((item[1], where))
     if keep.all():
         return chunk, skipped
     per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32)
@@ -265,7 +320,7 @@ def _first_ids_only(chunk: Chunk, ids: ArticleIds) -> tuple[Chunk, list[Skipped]
         if k
     )
 
-    def kept(column: bytes, dtype: type[np.generic], mask: Any) -> bytes:
+    def masked(column: bytes, dtype: type[np.generic], mask: Any) -> bytes:
         data: bytes = np.frombuffer(column, dtype=dtype)[mask].tobytes()
         return data
 
@@ -273,14 +328,14 @@ def _first_ids_only(chunk: Chunk, ids: ArticleIds) -> tuple[Chunk, list[Skipped]
         new_terms=chunk.new_terms,
         term_base=chunk.term_base,
         worker=chunk.worker,
-        token_ids=kept(chunk.token_ids, np.int32, np.repeat(passage_keep, doc_len)),
-        doc_len=kept(chunk.doc_len, np.int32, passage_keep),
-        passages_per_article=kept(chunk.passages_per_article, np.int32, keep),
-        paragraph=kept(chunk.paragraph, np.int32, passage_keep),
-        window=kept(chunk.window, np.int32, passage_keep),
-        hashes=kept(chunk.hashes, np.int64, passage_keep),
+        token_ids=masked(chunk.token_ids, np.int32, np.repeat(passage_keep, doc_len)),
+        doc_len=masked(chunk.doc_len, np.int32, passage_keep),
+        passages_per_article=masked(chunk.passages_per_article, np.int32, keep),
+        paragraph=masked(chunk.paragraph, np.int32, passage_keep),
+        window=masked(chunk.window, np.int32, passage_keep),
+        hashes=masked(chunk.hashes, np.int64, passage_keep),
         speakers=[s for s, k in zip(chunk.speakers, passage_keep.tolist(), strict=True) if k],
-        text_lengths=kept(chunk.text_lengths, np.int64, passage_keep),
+        text_lengths=masked(chunk.text_lengths, np.int64, passage_keep),
         text=text,
         articles=[m for m, k in zip(chunk.articles, keep.tolist(), strict=True) if k],
     ), skipped

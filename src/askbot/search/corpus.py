@@ -61,6 +61,12 @@ def iter_corpus_files(root: Path) -> Iterator[tuple[Path, str | None]]:
             yield path, None
 
 
+def _check_text(data: bytes) -> None:
+    """Raise ValueError unless ``_decode`` would decode ``data`` (ASCII needs no decoding)."""
+    if b"\x00" in data[:8192] or not data.isascii():
+        _decode(data)
+
+
 def _decode(data: bytes) -> str:
     if b"\x00" in data[:8192]:
         raise ValueError("binary file (contains NUL bytes)")
@@ -112,16 +118,18 @@ def _parse_front_matter(text: str) -> tuple[dict[str, str], str]:
 
 
 def source_hash(source: str) -> str:
-    """An article's content hash: blake2b of its source text (its JSONL line, or its file).
+    """An article's content hash: SHA-256 (first 16 bytes) of its source text (its JSONL line,
+    or its file).
 
     Hashing the source rather than the parsed fields costs no parsing, so a reindex can tell an
-    unchanged article by its line alone. Saved indexes record ``ARTICLE_HASH`` next to it.
+    unchanged article by its line alone; SHA-256 has CPU instructions on most machines (several
+    times faster here than hashlib's blake2b). Saved indexes record ``ARTICLE_HASH``.
     """
-    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 # Which content hash the articles of an index carry (``source_hash``).
-ARTICLE_HASH = "blake2b-16-source"
+ARTICLE_HASH = "sha256-16-source"
 
 
 def parse_text_article(article_id: str, text: str, path: str = "") -> Article:
@@ -207,7 +215,7 @@ class Source:
 
 def _read_text(path: Path, max_file_bytes: int) -> str:
     """A corpus file's text; raises ValueError with the reason it is skipped."""
-    return _read_checked(path, max_file_bytes)[1]
+    return _decode(_read_checked(path, max_file_bytes))
 
 
 def iter_sources(
@@ -312,7 +320,7 @@ def plan_tasks(
             skipped.append(Skipped(rel, problem))
             continue
         try:
-            data, _ = _read_checked(path, max_file_bytes)
+            data = _read_checked(path, max_file_bytes)
         except ValueError as exc:
             skipped.append(Skipped(rel, str(exc)))
             continue
@@ -337,8 +345,8 @@ def plan_tasks(
         yield Task((), tuple(skipped))
 
 
-def _read_checked(path: Path, max_file_bytes: int) -> tuple[bytes, str]:
-    """A corpus file's bytes and text; raises ValueError with the reason it is skipped."""
+def _read_checked(path: Path, max_file_bytes: int) -> bytes:
+    """A corpus file's bytes, known to decode; raises ValueError with the reason it is skipped."""
     try:
         size = path.stat().st_size
         if size > max_file_bytes:
@@ -350,7 +358,8 @@ def _read_checked(path: Path, max_file_bytes: int) -> tuple[bytes, str]:
         raise ValueError("permission denied (cannot read the file)") from None
     except OSError as exc:
         raise ValueError(exc.strerror or str(exc)) from None
-    return data, _decode(data)
+    _check_text(data)
+    return data
 
 
 class ArticleIds:

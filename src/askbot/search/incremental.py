@@ -20,7 +20,7 @@ import os
 import shutil
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from askbot.search.analysis import Analyzer
-from askbot.search.build import build_index
-from askbot.search.corpus import (
-    ARTICLE_HASH,
-    SPEAKER_RULES_VERSION,
-    WINDOW_WORDS,
-    ArticleIds,
-    iter_sources,
-    source_hash,
-)
+from askbot.search.build import build_changed_index
+from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.index import I32, I64, ArticleInfo, BM25Params, Index, IndexFormatError
-from askbot.search.models import Article, Skipped
 from askbot.search.postings import finish_postings
+from askbot.search.tokenize_parallel import Chunk
 
 # Above this fraction of new or changed articles a cold build is about as fast, and simpler.
 MAX_CHANGED_FRACTION = 0.4
@@ -59,19 +52,6 @@ def build_markers() -> dict[str, Any]:
     return {"article_hash": ARTICLE_HASH, "passage_rules": [SPEAKER_RULES_VERSION, WINDOW_WORDS]}
 
 
-@dataclass(frozen=True, slots=True)
-class Scan:
-    """The corpus as it is now, against a saved index's articles."""
-
-    kept: list[tuple[int, str]]  # (saved article row, its path now), in corpus order
-    new: list[Article]  # new or changed articles, parsed, in corpus order
-    skipped: list[Skipped]  # as a cold build would list them
-
-    @property
-    def articles(self) -> int:
-        return len(self.kept) + len(self.new)
-
-
 def read_saved_articles(path: Path) -> list[dict[str, Any]]:
     """The saved index's article table (articles.jsonl) as dicts, in one JSON parse."""
     blob = (path / "articles.jsonl").read_bytes().rstrip(b"\n")
@@ -79,43 +59,6 @@ def read_saved_articles(path: Path) -> list[dict[str, Any]]:
         return []
     rows: list[dict[str, Any]] = json.loads(b"[" + blob.replace(b"\n", b",") + b"]")
     return rows
-
-
-def scan_corpus(corpus_dir: Path, max_file_bytes: int, saved: Sequence[dict[str, Any]]) -> Scan:
-    """Which saved articles are still in the corpus (same content), and the articles to analyse.
-
-    Every source is visited in corpus order with the same duplicate-id rule as ``load_corpus``,
-    so kept + new are exactly the articles a cold build would index; only sources whose hash
-    matches a saved article are not parsed.
-    """
-    by_hash = {row["content_hash"]: i for i, row in enumerate(saved)}
-    kept: list[tuple[int, str]] = []
-    new: list[Article] = []
-    skipped: list[Skipped] = []
-    ids = ArticleIds()
-    for source in iter_sources(corpus_dir, max_file_bytes):
-        if isinstance(source, Skipped):
-            skipped.append(source)
-            continue
-        row = by_hash.get(source_hash(source.text))
-        article: Article | None = None
-        if row is not None and (source.bulk or saved[row]["id"] == source.article_id):
-            article_id = saved[row]["id"]
-        else:
-            try:
-                article = source.parse()
-            except ValueError as exc:
-                skipped.append(Skipped(source.where, str(exc)))
-                continue
-            article_id = article.id
-        duplicate = ids.duplicate(article_id, source.where)
-        if duplicate is not None:
-            skipped.append(duplicate)
-        elif article is not None:
-            new.append(article)
-        elif row is not None:
-            kept.append((row, source.where))
-    return Scan(kept=kept, new=new, skipped=skipped)
 
 
 def check_reusable(old: Index, saved: Sequence[dict[str, Any]]) -> None:
@@ -166,16 +109,27 @@ def reindex(
     except (OSError, ValueError) as exc:
         raise ReindexUnsupported(f"unreadable article table: {exc}") from None
     check_reusable(old, saved)
-    scan = scan_corpus(corpus_dir, max_file_bytes, saved)
-    if not scan.articles:
-        raise ReindexUnsupported("no articles")
-    if unchanged(old, saved, scan):
-        return None
-    if len(scan.new) > MAX_CHANGED_FRACTION * scan.articles:
-        raise ReindexUnsupported(f"{len(scan.new)} of {scan.articles} articles are new or changed")
+    known = {row["content_hash"]: (i, row["id"]) for i, row in enumerate(saved)}
+    limit = MAX_CHANGED_FRACTION * max(len(saved), 1)
+    new = [0]
+
+    def watch(chunk: Chunk) -> None:
+        new[0] += len(chunk.articles)
+        if new[0] > limit:  # stop early: a cold build is about as fast
+            raise ReindexUnsupported(f"over {new[0]} articles are new or changed")
+
     kwargs: dict[str, Any] = {} if workers is None else {"workers": workers}
-    fresh = build_index(scan.new, analyzer, params, **kwargs)
-    return merge(old, saved, scan, fresh, key=key)
+    fresh, kept = build_changed_index(
+        corpus_dir, analyzer, params, known, max_file_bytes=max_file_bytes, watch=watch, **kwargs
+    )
+    articles = len(kept) + len(fresh.articles)
+    if not articles:
+        raise ReindexUnsupported("no articles")
+    if len(fresh.articles) > MAX_CHANGED_FRACTION * articles:
+        raise ReindexUnsupported(f"{len(fresh.articles)} of {articles} articles are new or changed")
+    if unchanged(old, saved, kept, fresh):
+        return None
+    return merge(old, saved, kept, fresh, key=key)
 
 
 def _keep_mask(n: int, firsts: I64, counts: I64) -> Bools:
@@ -188,10 +142,18 @@ def _keep_mask(n: int, firsts: I64, counts: I64) -> Bools:
 
 
 def merge(
-    old: Index, saved: Sequence[dict[str, Any]], scan: Scan, fresh: Index, *, key: str
+    old: Index,
+    saved: Sequence[dict[str, Any]],
+    kept_rows: Sequence[tuple[int, str]],
+    fresh: Index,
+    *,
+    key: str,
 ) -> Index:
-    """The saved index minus removed and changed articles, plus ``fresh`` (the new ones)."""
-    kept = sorted(scan.kept)  # saved order: kept passages keep ascending positions
+    """The saved index's ``kept_rows`` articles (row, path now), then ``fresh``'s articles.
+
+    ``fresh.skipped`` are the corpus's skips.
+    """
+    kept = sorted(kept_rows)  # saved order: kept passages keep ascending positions
     firsts = np.fromiter(
         (saved[r]["first_passage"] for r, _ in kept), dtype=np.int64, count=len(kept)
     )
@@ -211,8 +173,26 @@ def merge(
     speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
     text_offsets, text_blob = _merge_texts(old, keep_doc, fresh)
     infos = [
-        ArticleInfo(**{**saved[r], "path": path, "first_passage": int(f), "passage_count": int(c)})
-        for (r, path), f, c in zip(kept, np.cumsum(counts) - counts, counts, strict=True)
+        ArticleInfo(
+            row["id"],
+            row["title"],
+            row["date"],
+            row["url"],
+            row["source"],
+            row["author"],
+            path,
+            row["content_hash"],
+            row["paragraphs"],
+            f,
+            c,
+        )
+        for row, path, f, c in zip(
+            (saved[r] for r, _ in kept),
+            (p for _, p in kept),
+            (np.cumsum(counts) - counts).tolist(),
+            counts.tolist(),
+            strict=True,
+        )
     ]
     infos += [
         ArticleInfo(
@@ -243,7 +223,7 @@ def merge(
         text_offsets=text_offsets,
         text_blob=text_blob,
         speakers=speakers,
-        skipped=list(scan.skipped),
+        skipped=list(fresh.skipped),
         meta={
             "avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0,
             "reindexed_from": old.key,
@@ -320,20 +300,24 @@ def _merge_postings(
     f_tfs = np.asarray(fresh.tfs, dtype=np.int32)
     if f_docs.size == 0:
         return terms, indptr, np.ascontiguousarray(k_docs, np.int32), np.ascontiguousarray(k_tfs)
-    # The slots of fresh postings: after the kept postings of their term.
+    # Each fresh term's postings go after the kept postings of its term: cut the kept stream
+    # (in final term order) after that term and splice them in, all in one concatenate.
     fid = final_id[u_fresh]
-    starts = indptr[fid] + df_old_u[u_fresh]
-    slots = np.repeat(starts - f_indptr[:-1], f_df) + np.arange(f_docs.shape[0], dtype=np.int64)
-    is_fresh = np.zeros(total, dtype=bool)
-    is_fresh[slots] = True
-    docs = np.empty(total, dtype=np.int32)
-    tfs = np.empty(total, dtype=np.int32)
-    docs[slots] = f_docs
-    tfs[slots] = f_tfs
-    not_fresh = ~is_fresh
-    del is_fresh
-    docs[not_fresh] = k_docs
-    tfs[not_fresh] = k_tfs
+    kept_through = np.cumsum(df_old_u[alive])[fid].tolist()
+    f_starts = f_indptr.tolist()
+    doc_parts: list[npt.NDArray[np.int32]] = []
+    tf_parts: list[npt.NDArray[np.int32]] = []
+    cut = 0
+    for j, end in enumerate(kept_through):
+        doc_parts += [k_docs[cut:end], f_docs[f_starts[j] : f_starts[j + 1]]]
+        tf_parts += [k_tfs[cut:end], f_tfs[f_starts[j] : f_starts[j + 1]]]
+        cut = end
+    doc_parts.append(k_docs[cut:])
+    tf_parts.append(k_tfs[cut:])
+    docs = np.concatenate(doc_parts).astype(np.int32, copy=False)
+    tfs = np.concatenate(tf_parts).astype(np.int32, copy=False)
+    if docs.shape[0] != total:
+        raise ReindexUnsupported("merged postings do not add up")
     return terms, indptr, docs, tfs
 
 
@@ -379,13 +363,15 @@ def _merge_texts(
     return text_offsets, (blob if blob.size else b"")
 
 
-def unchanged(old: Index, saved: Sequence[dict[str, Any]], scan: Scan) -> bool:
+def unchanged(
+    old: Index, saved: Sequence[dict[str, Any]], kept: Sequence[tuple[int, str]], fresh: Index
+) -> bool:
     """Whether the corpus holds exactly the saved articles, at the same paths and skips."""
     return (
-        not scan.new
-        and len(scan.kept) == len(saved)
-        and all(r == i and saved[r]["path"] == p for i, (r, p) in enumerate(scan.kept))
-        and list(scan.skipped) == list(old.skipped)
+        not fresh.articles
+        and len(kept) == len(saved)
+        and all(r == i and saved[r]["path"] == p for i, (r, p) in enumerate(kept))
+        and list(fresh.skipped) == list(old.skipped)
     )
 
 
@@ -424,13 +410,11 @@ def link_copy(old_path: Path, final: Path, key: str, meta: dict[str, Any]) -> Pa
 __all__ = [
     "IndexFormatError",
     "ReindexUnsupported",
-    "Scan",
     "build_markers",
     "check_reusable",
     "link_copy",
     "merge",
     "read_saved_articles",
     "reindex",
-    "scan_corpus",
     "unchanged",
 ]

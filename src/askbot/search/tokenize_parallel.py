@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from askbot.search import analysis
 from askbot.search.analysis import _CHAT_MARKUP, _TOKEN, Analyzer, _blank, clean_text
-from askbot.search.corpus import Task, read_part, split_passages
+from askbot.search.corpus import Task, read_part, source_hash, split_passages
 from askbot.search.models import Article, Skipped
 
 # Below this many articles a second process costs more than it saves.
@@ -157,6 +157,8 @@ class Chunk:
     positions: list[int] = field(default_factory=list)
     skipped: list[tuple[int, Skipped]] = field(default_factory=list)
     skipped_before: tuple[Skipped, ...] = ()
+    # Sources whose content hash a saved index already has: (position, saved row, id, where).
+    known: list[tuple[int, int, str, str]] = field(default_factory=list)
 
 
 def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int = 0) -> Chunk:
@@ -207,14 +209,30 @@ def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int
     )
 
 
-def analyse_task(task: Task, term_ids: TermIds, worker: int = 0) -> Chunk:
-    """Read a task's file parts, parse their articles and analyse them (``analyse_articles``)."""
+# Content hash -> (row, id) of the articles of a saved index (a reindex reuses their postings).
+Known = dict[str, tuple[int, str]]
+
+
+def analyse_task(
+    task: Task, term_ids: TermIds, worker: int = 0, known: Known | None = None
+) -> Chunk:
+    """Read a task's file parts, parse their articles and analyse them (``analyse_articles``).
+
+    Sources whose content hash is in ``known`` are neither parsed nor analysed, only listed.
+    """
     articles: list[Article] = []
     positions: list[int] = []
     skipped: list[tuple[int, Skipped]] = []
+    seen: list[tuple[int, int, str, str]] = []
     position = 0
     for part in task.parts:
         for source in read_part(part):
+            if known is not None:
+                hit = known.get(source_hash(source.text))
+                if hit is not None and (source.bulk or hit[1] == source.article_id):
+                    seen.append((position, hit[0], hit[1], source.where))
+                    position += 1
+                    continue
             try:
                 articles.append(source.parse())
                 positions.append(position)
@@ -225,6 +243,7 @@ def analyse_task(task: Task, term_ids: TermIds, worker: int = 0) -> Chunk:
     chunk.positions = positions
     chunk.skipped = skipped
     chunk.skipped_before = task.skipped_before
+    chunk.known = seen
     return chunk
 
 
@@ -246,7 +265,7 @@ def _work(span: tuple[int, int]) -> Chunk:
 def _work_task(task: Task) -> Chunk:
     # Nothing a worker builds has reference cycles; the collector would only rescan its heap.
     gc.disable()
-    return analyse_task(task, _term_ids(), os.getpid())
+    return analyse_task(task, _term_ids(), os.getpid(), _SHARED.get("known"))
 
 
 def can_fork() -> bool:
@@ -280,7 +299,11 @@ def analyse_in_parallel(
 
 
 def analyse_tasks_in_parallel(
-    tasks: Iterable[Task], analyzer: Analyzer, workers: int, parallel: bool = True
+    tasks: Iterable[Task],
+    analyzer: Analyzer,
+    workers: int,
+    parallel: bool = True,
+    known: Known | None = None,
 ) -> Iterator[Chunk]:
     """Chunks of the tasks (corpus file parts) in order, read and analysed by forked workers.
 
@@ -289,9 +312,9 @@ def analyse_tasks_in_parallel(
     if workers <= 1 or not parallel or not can_fork():
         term_ids = TermIds(analyzer)
         for task in tasks:
-            yield analyse_task(task, term_ids)
+            yield analyse_task(task, term_ids, known=known)
         return
-    _SHARED.update(analyzer=analyzer)
+    _SHARED.update(analyzer=analyzer, known=known)
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(workers) as pool:
