@@ -99,3 +99,21 @@ def test_the_command_runs_openblas_on_one_thread(tmp_path: Path) -> None:
 def test_an_openblas_thread_count_the_user_set_is_kept(tmp_path: Path) -> None:
     """OPENBLAS_NUM_THREADS from the environment wins."""
     assert _openblas_threads_seen_by_main(tmp_path, OPENBLAS_NUM_THREADS="2") == "2"
+
+
+def test_the_program_freezes_the_heap_before_exiting(tmp_path: Path) -> None:
+    """main() without argv (the program) leaves the exit to the OS, not the cycle collector."""
+    code = ("import gc, sys; from askbot.cli import main; sys.argv = ['askbot', 'config']; "
+            "main(); print(gc.get_freeze_count() > 0, file=sys.stderr)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert result.stderr.strip().splitlines()[-1] == "True"
+
+
+def test_main_called_with_arguments_leaves_the_heap_alone(tmp_path: Path) -> None:
+    """Tests and embedders calling main([...]) keep a normal collector."""
+    code = ("import gc, sys; from askbot.cli import main; main(['config']); "
+            "print(gc.get_freeze_count(), file=sys.stderr)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert result.stderr.strip().splitlines()[-1] == "0"
