@@ -7,12 +7,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from conftest import SEED_ID, write
 
+from askbot import service as service_module
 from askbot.search.analysis import Analyzer
 from askbot.search.index import Index
 from askbot.search.store import IndexSpec, open_index
@@ -103,6 +106,30 @@ async def test_questions_are_answered_while_a_reindex_runs(service: AskService) 
             break
     await reindex
     assert answered and all(answered)
+
+
+async def test_reindex_compares_the_indexes_off_the_event_loop(
+    service: AskService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report (which parses every article of both indexes) is not computed on the loop."""
+    threads: list[int] = []
+    compare = service_module.compare
+
+    def recording(*args: object) -> object:
+        threads.append(threading.get_ident())
+        return compare(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "compare", recording)
+    await service.reindex()
+    assert threads and threading.get_ident() not in threads
+
+
+async def test_the_replaced_index_is_released_off_the_event_loop(service: AskService) -> None:
+    """The old index's last reference dies on a worker thread (unmapping can take long)."""
+    released: list[int] = []
+    weakref.finalize(service.index, lambda: released.append(threading.get_ident()))
+    await service.reindex()
+    assert released and released != [threading.get_ident()]
 
 
 async def test_reindex_of_a_missing_corpus_keeps_the_old_index(

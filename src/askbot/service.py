@@ -76,6 +76,25 @@ async def build_in_worker(spec: IndexSpec) -> str:
     raise ReindexError(f"could not build the index: {reason}")
 
 
+def _load_warm(path: str) -> Index:
+    """Load a saved index and build what its first question would build (the term dictionary).
+
+    Runs in a worker thread, so the first question after a swap does not pay for it.
+    """
+    index = Index.load(path)
+    index.vocab  # noqa: B018 - built lazily on first access; this is that access
+    return index
+
+
+def _compare_and_release(retired: list[Index], new: Index, seconds: float) -> ReindexReport:
+    """The report of a swap; the old index's last reference (``retired`` holds it) dies here."""
+    old = retired.pop()
+    try:
+        return compare(old, new, seconds)
+    finally:
+        del old
+
+
 class AskService:
     """Answers questions from the current index and logs each one.
 
@@ -180,14 +199,20 @@ class AskService:
         async with self._reindex_lock:
             started = time.perf_counter()
             path = await build_in_worker(self.spec)
-            new = await asyncio.to_thread(Index.load, path)
+            new = await asyncio.to_thread(_load_warm, path)
             if new.n_docs == 0:
                 raise ReindexError(
                     f"the corpus folder {self.spec.corpus_dir} has no readable articles "
                     f"({len(new.skipped)} files skipped); still serving the previous index"
                 )
-            old, self._index = self._index, new
-            report = compare(old, new, time.perf_counter() - started)
+            retired = [self._index]
+            self._index = new
+            # After the swap, so new questions do not wait for it, and off the event loop:
+            # comparing parses every article of both indexes (seconds at 100k articles), and
+            # freeing the old index unmaps its files (a long system call when they were deleted).
+            report = await asyncio.to_thread(
+                _compare_and_release, retired, new, time.perf_counter() - started
+            )
             log.info(
                 "reindexed: %d articles, %d passages (+%d ~%d -%d, %d skipped) in %.2fs",
                 report.articles, report.passages, len(report.added), len(report.changed),
