@@ -51,6 +51,15 @@ async def test_answer_has_context_and_feedback_buttons(world: World, bot: AskBot
     ]  # fmt: skip
 
 
+async def test_answers_leave_no_message_cache(world: World, bot: AskBot) -> None:
+    """The bot caches no messages (its answers included): nothing it needs, much to collect."""
+    await world.fake.send_message(world.guild.id, world.channel, world.alice, "hello")
+    await ask(world, "What did Biegun say?")
+    # Gateway events are handled in order: the message was seen before the question was.
+    await ask(world, "What did Pompeo say?")
+    assert list(bot.cached_messages) == []
+
+
 async def test_query_is_logged_with_discord_ids(world: World, bot: AskBot) -> None:
     """The question lands in the log with surface discord, guild, channel, user and latency."""
     await ask(world, "What did Biegun say?")

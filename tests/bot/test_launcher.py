@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import signal
@@ -12,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from askbot.bot.launcher import INTENTS_REFUSED, MISSING_TOKEN, REJECTED_TOKEN, serve
+from askbot.bot.launcher import (
+    INTENTS_REFUSED,
+    MISSING_TOKEN,
+    REJECTED_TOKEN,
+    freeze_startup_heap,
+    serve,
+)
 from bot.conftest import READY_TIMEOUT, TOKEN, WAIT, World
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -130,3 +137,12 @@ async def test_run_bot_sigterm_shuts_down_and_flushes_the_log(world: World) -> N
     assert proc.returncode == 0, err.decode()
     assert TOKEN.encode() not in out + err
     assert rows(world.data / "askbot.db") == [("What did Biegun say?", "discord")]
+
+
+def test_the_startup_heap_is_frozen_out_of_garbage_collection() -> None:
+    """Objects alive at startup are moved where full collections no longer walk them."""
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

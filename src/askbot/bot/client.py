@@ -85,6 +85,9 @@ class AskBot(commands.Bot):
 
     def __init__(self, service: AskService, config: BotConfig, **options: Any) -> None:
         options.setdefault("intents", bot_intents(config))
+        # No message cache: askbot never looks a message up, and a thousand cached messages
+        # (embeds, components, authors) are objects every full garbage collection walks.
+        options.setdefault("max_messages", None)
         super().__init__(
             # No prefix commands: on_message below never processes them.
             command_prefix=commands.when_mentioned,

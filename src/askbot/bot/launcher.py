@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -168,6 +169,7 @@ async def serve(
     err = err or sys.stderr
     try:
         async with assembled_bot(settings, **client_options) as bot:
+            freeze_startup_heap()
             runner = asyncio.create_task(bot.start(token), name="askbot-discord")
             stopper = asyncio.create_task(stop.wait(), name="askbot-stop")
             await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -182,6 +184,16 @@ async def serve(
     except StartupError as exc:
         print(exc, file=err)
         return 2
+
+
+def freeze_startup_heap() -> None:
+    """Move every object alive now (modules, settings, the service) out of the collector's sight.
+
+    They live as long as the process, yet each full garbage collection would walk them all
+    again: tens of milliseconds with the loop stopped, every few seconds under load.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_code(runner: asyncio.Task[None], err: TextIO) -> int:
