@@ -8,7 +8,7 @@ import pytest
 from conftest import write
 
 from askbot.search.analysis import Analyzer
-from askbot.search.index import BM25Params
+from askbot.search.index import BM25Params, Index
 from askbot.search.store import IndexSpec, open_index
 
 A = Analyzer()
@@ -64,3 +64,10 @@ def test_half_written_index_from_a_killed_build_is_ignored(
     write(spec.index_root / f".tmp-{good.path.name}-1-1" / "docs.npy", b"garbage")
     reopened = open_index(spec, A)
     assert reopened.built and reopened.index.n_docs == good.index.n_docs
+
+
+def test_build_leaves_only_the_index_folder(corpus_dir: Path, tmp_path: Path) -> None:
+    """The passage texts spilled to a temporary file during the build leave nothing behind."""
+    opened = open_index(IndexSpec(corpus_dir, tmp_path / "idx"), A)
+    assert [p.name for p in (tmp_path / "idx").iterdir()] == [opened.path.name]
+    assert opened.index.text(0) == Index.load(opened.path).text(0) != ""

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import mmap
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import (
@@ -85,12 +88,14 @@ def build_corpus_index(
     key: str = "",
     progress: Progress | None = None,
     workers: int = BUILD_WORKERS,
+    spill_dir: Path | None = None,
 ) -> Index:
     """The index of a corpus folder, read, split and analysed by forked workers.
 
     The same index as ``build_index(load_corpus(corpus_dir).articles, ...)`` (same articles,
     skips, passages and scores), but this process never holds the articles' text: workers read
-    their parts of the files themselves.
+    their parts of the files themselves, and with ``spill_dir`` the passage texts go to a
+    memory-mapped temporary file there (page cache, not this process's heap).
     """
     base = Path(corpus_dir)
     if not base.is_dir():
@@ -111,7 +116,9 @@ def build_corpus_index(
         started = time.perf_counter()
         parallel = total_bytes >= PARALLEL_MIN_BYTES
         chunks = analyse_tasks_in_parallel(tasks(), analyzer, workers, parallel)
-        index = _build(chunks, analyzer, params or BM25Params(), key, [], progress, estimate)
+        index = _build(
+            chunks, analyzer, params or BM25Params(), key, [], progress, estimate, None, spill_dir
+        )
     index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
     return index
 
@@ -125,6 +132,7 @@ def build_changed_index(
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     workers: int = BUILD_WORKERS,
     watch: Callable[[Chunk], None] | None = None,
+    spill_dir: Path | None = None,
 ) -> tuple[Index, list[tuple[int, str]]]:
     """The index of a corpus folder's articles that ``known`` (a saved index's) does not hold.
 
@@ -148,9 +156,47 @@ def build_changed_index(
         started = time.perf_counter()
         tasks = plan_tasks(base, max_file_bytes)
         chunks = analyse_tasks_in_parallel(tasks, analyzer, workers, parallel, known)
-        index = _build(watched(chunks), analyzer, params, "", [], None, lambda n: n, kept)
+        index = _build(
+            watched(chunks), analyzer, params, "", [], None, lambda n: n, kept, spill_dir
+        )
     index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
     return index, kept
+
+
+class TextSpool:
+    """Passage texts appended in order, then one uint8 array.
+
+    Without a folder, one growing buffer (realloc extends it in place; a list of parts joined at
+    the end would hold the corpus text twice). With a folder, an unlinked temporary file there,
+    memory-mapped at the end: the text lives in the page cache, not in this process's heap, and
+    nothing is left behind if the process dies.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self._buffer = bytearray()
+        self._file: Any = None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=".tmp-text-", dir=folder)
+            os.unlink(name)
+            self._file = os.fdopen(fd, "w+b")
+
+    def append(self, data: bytes | memoryview) -> None:
+        if self._file is not None:
+            self._file.write(data)
+        else:
+            self._buffer += data
+
+    def finish(self) -> npt.NDArray[np.uint8] | bytes:
+        """The texts so far as one read-only array (or b"" when empty)."""
+        if self._file is None:
+            return np.frombuffer(self._buffer, dtype=np.uint8) if self._buffer else b""
+        with self._file as fh:
+            fh.flush()
+            if fh.tell() == 0:
+                return b""
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return np.frombuffer(mapped, dtype=np.uint8)
 
 
 def _corpus_bytes(base: Path) -> int:
@@ -184,6 +230,7 @@ def _build(
     progress: Progress | None,
     estimate: Callable[[int], int],
     kept: list[tuple[int, str]] | None = None,
+    spill_dir: Path | None = None,
 ) -> Index:
     vocab: dict[str, int] = {}
     remap: dict[int, list[int]] = {}  # worker -> its local term id -> global term id
@@ -191,9 +238,7 @@ def _build(
     columns: dict[str, list[Any]] = {
         name: [] for name in ("doc_len", "per_article", "paragraph", "window", "hashes", "lengths")
     }
-    # One growing buffer (realloc extends it in place) rather than a list of parts joined at the
-    # end, which would hold the corpus text twice.
-    text = bytearray()
+    text = TextSpool(spill_dir)
     speakers_of: list[str] = []
     metas: list[ArticleMeta] = []
     ids = ArticleIds()
@@ -212,7 +257,7 @@ def _build(
         local = np.frombuffer(chunk.token_ids, dtype=np.int32)
         tokens.append(np.asarray(table, dtype=np.int32)[local] if local.size else local)
         _collect(columns, chunk)
-        text += chunk.text
+        text.append(chunk.text)
         speakers_of.extend(chunk.speakers)
         metas.extend(chunk.articles)
         done += len(chunk.speakers)
@@ -269,7 +314,7 @@ def _build(
         p_speaker=p_speaker,
         p_hash=_cat(columns["hashes"], np.int64),
         text_offsets=offsets,
-        text_blob=np.frombuffer(text, dtype=np.uint8) if text else b"",
+        text_blob=text.finish(),
         speakers=list(speakers),
         skipped=skipped,
         meta={"avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0},

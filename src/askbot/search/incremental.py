@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from askbot.search.analysis import Analyzer
-from askbot.search.build import build_changed_index
+from askbot.search.build import TextSpool, build_changed_index
 from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.index import I32, I64, ArticleInfo, BM25Params, Index, IndexFormatError
 from askbot.search.postings import finish_postings
@@ -129,7 +129,7 @@ def reindex(
         raise ReindexUnsupported(f"{len(fresh.articles)} of {articles} articles are new or changed")
     if unchanged(old, saved, kept, fresh):
         return None
-    return merge(old, saved, kept, fresh, key=key)
+    return merge(old, saved, kept, fresh, key=key, spill_dir=old_path.parent)
 
 
 def _keep_mask(n: int, firsts: I64, counts: I64) -> Bools:
@@ -148,10 +148,12 @@ def merge(
     fresh: Index,
     *,
     key: str,
+    spill_dir: Path | None = None,
 ) -> Index:
     """The saved index's ``kept_rows`` articles (row, path now), then ``fresh``'s articles.
 
-    ``fresh.skipped`` are the corpus's skips.
+    ``fresh.skipped`` are the corpus's skips; with ``spill_dir`` the texts are spilled there
+    (``TextSpool``).
     """
     kept = sorted(kept_rows)  # saved order: kept passages keep ascending positions
     firsts = np.fromiter(
@@ -171,7 +173,7 @@ def merge(
     del docs, tfs
 
     speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
-    text_offsets, text_blob = _merge_texts(old, keep_doc, fresh)
+    text_offsets, text_blob = _merge_texts(old, keep_doc, fresh, spill_dir)
     infos = [
         ArticleInfo(
             row["id"],
@@ -344,23 +346,24 @@ def _as_bytes(blob: bytes | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
 
 def _merge_texts(
-    old: Index, keep_doc: Bools, fresh: Index
+    old: Index, keep_doc: Bools, fresh: Index, spill_dir: Path | None
 ) -> tuple[I64, npt.NDArray[np.uint8] | bytes]:
     """Text offsets and blob: the kept passages' texts (a few long runs), then the fresh ones."""
     offsets = np.asarray(old.text_offsets, dtype=np.int64)
     edges = np.diff(np.concatenate(([0], keep_doc.view(np.int8), [0])))
-    run_starts = np.flatnonzero(edges == 1)
-    run_ends = np.flatnonzero(edges == -1)
+    run_starts = np.flatnonzero(edges == 1).tolist()
+    run_ends = np.flatnonzero(edges == -1).tolist()
     o_blob = _as_bytes(old.text_blob)
-    parts = [o_blob[offsets[s] : offsets[e]] for s, e in zip(run_starts, run_ends, strict=True)]
-    parts.append(_as_bytes(fresh.text_blob))
-    blob = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+    spool = TextSpool(spill_dir)
+    for s, e in zip(run_starts, run_ends, strict=True):
+        spool.append(np.ascontiguousarray(o_blob[offsets[s] : offsets[e]]).data)
+    spool.append(np.ascontiguousarray(_as_bytes(fresh.text_blob)).data)
     lengths = np.concatenate(
         (np.diff(offsets)[keep_doc], np.diff(np.asarray(fresh.text_offsets, dtype=np.int64)))
     )
     text_offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
     np.cumsum(lengths, out=text_offsets[1:])
-    return text_offsets, (blob if blob.size else b"")
+    return text_offsets, spool.finish()
 
 
 def unchanged(

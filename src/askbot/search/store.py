@@ -107,6 +107,7 @@ def build_and_save(
         max_file_bytes=spec.max_file_bytes,
         key=key,
         progress=progress,
+        spill_dir=spec.index_root,
     )
     index.meta.update(build_markers())
     path = index.save(final)
