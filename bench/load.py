@@ -162,8 +162,10 @@ async def main_async(args: argparse.Namespace) -> int:
     reader = asyncio.create_task(read_log())
     rng = random.Random(args.seed)
     latencies: list[float] = []
+    asked_at: list[float] = []  # seconds after the load began, in the order of latencies
     failures: list[str] = []
     during_reindex = 0
+    reindexed_at: list[float] = []
     reindex_done = asyncio.Event()
     try:
         await fake.wait_until_ready_sent(timeout=args.startup_timeout)
@@ -194,6 +196,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 )
                 await ix.wait_for_message(timeout=60)
                 latencies.append((time.perf_counter() - started) * 1000)
+                asked_at.append(started - began)
                 if running and not reindex_done.is_set():
                     during_reindex += 1  # asked and answered before the new index was reported
             except Exception as exc:  # a load test reports every failure and goes on
@@ -212,6 +215,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 message = await ix.wait_for_message(timeout=args.reindex_timeout)
             finally:
                 reindex_done.set()
+                reindexed_at.append(time.perf_counter() - began)
             text = message.get("content", "") + " ".join(
                 str(e.get("description", "")) for e in message.get("embeds", [])
             )
@@ -279,6 +283,11 @@ async def main_async(args: argparse.Namespace) -> int:
     print(
         f"latency ms           p50 {statistics.median(latencies):.1f}   p95 {pct(latencies, 0.95):.1f}"
         f"   max {max(latencies):.1f}"
+    )
+    slowest = max(range(answered), key=latencies.__getitem__)
+    print(
+        f"slowest answer       asked {asked_at[slowest]:.1f} s into the load"
+        + (f" (the reindex reported at {reindexed_at[0]:.1f} s)" if reindexed_at else "")
     )
     print(
         f"reindex              {reindex_s:.2f} s while the questions were asked: {reindex_text[:120]!r}"

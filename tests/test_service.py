@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 import signal
 import subprocess
@@ -122,6 +123,25 @@ async def test_reindex_compares_the_indexes_off_the_event_loop(
     monkeypatch.setattr(service_module, "compare", recording)
     await service.reindex()
     assert threads and threading.get_ident() not in threads
+
+
+async def test_no_garbage_collection_runs_while_the_indexes_are_compared(
+    service: AskService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Comparing creates an object per article; collections wait, and resume afterwards."""
+    enabled: list[bool] = []
+    compare = service_module.compare
+
+    def recording(*args: object) -> object:
+        enabled.append(gc.isenabled())
+        return compare(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "compare", recording)
+    try:
+        await service.reindex()
+    finally:
+        gc.unfreeze()
+    assert enabled == [False] and gc.isenabled()
 
 
 async def test_the_replaced_index_is_released_off_the_event_loop(service: AskService) -> None:
