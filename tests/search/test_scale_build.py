@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BUNDLED_CORPUS
+from conftest import BUNDLED_CORPUS, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -176,3 +176,13 @@ def test_terms_of_a_skipped_duplicate_are_not_indexed(tmp_path: Path) -> None:
     """A word only a duplicate (skipped) article has gets no term."""
     index = build_corpus_index(_messy_corpus(tmp_path / "corpus"), A, workers=1)
     assert "walrus" not in index.vocab and "mayor" in index.vocab
+
+
+def test_file_changed_after_planning_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    """A file part that no longer decodes when a worker reads it is skipped, not fatal."""
+    root = tmp_path / "corpus"
+    write(root / "a.jsonl", json.dumps({"id": "a", "title": "A", "text": "Some text here."}) + "\n")
+    (task,) = list(corpus_module.plan_tasks(root))
+    (root / "a.jsonl").write_bytes(b"\xff" * 80)
+    chunk = tokenize_parallel.analyse_task(task, TermIds(A))
+    assert chunk.articles == [] and "changed while being read" in chunk.skipped[0][1].reason

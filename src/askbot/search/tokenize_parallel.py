@@ -226,7 +226,15 @@ def analyse_task(
     seen: list[tuple[int, int, str, str]] = []
     position = 0
     for part in task.parts:
-        for source in read_part(part):
+        try:
+            sources = list(read_part(part))
+        except (OSError, UnicodeDecodeError) as exc:
+            # The file changed (or went) since it was checked: skip this part, with the reason.
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            skipped.append((position, Skipped(part.rel, f"changed while being read ({reason})")))
+            position += 1
+            continue
+        for source in sources:
             if known is not None:
                 hit = known.get(source_hash(source.text))
                 if hit is not None and (source.bulk or hit[1] == source.article_id):
