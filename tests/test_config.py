@@ -26,6 +26,18 @@ def test_id_lists_accept_commas_and_spaces(monkeypatch: pytest.MonkeyPatch) -> N
     assert Settings(_env_file=None).guild_ids == [1, 2, 3]
 
 
+def test_unset_id_lists_are_empty_and_never_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The [] default is a fresh list in every Settings: appending to one leaves the next empty."""
+    for name in ("GUILD_IDS", "ADMIN_ROLE_IDS", "ADMIN_USER_IDS", "ASK_CHANNEL_IDS"):
+        monkeypatch.delenv(f"ASKBOT_{name}", raising=False)
+    first = Settings(_env_file=None)
+    first.guild_ids.append(1)
+    first.ask_channel_ids.append(2)
+    again = Settings(_env_file=None)
+    lists = [again.guild_ids, again.admin_role_ids, again.admin_user_ids, again.ask_channel_ids]
+    assert lists == [[], [], [], []]
+
+
 def test_malformed_id_list_names_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     """A non-numeric id is rejected with the value quoted."""
     monkeypatch.setenv("ASKBOT_ADMIN_ROLE_IDS", "12,abc")
