@@ -116,6 +116,8 @@ async def running_bot(settings: Settings) -> AsyncIterator[AskBot]:
         task = asyncio.create_task(bot.start(TOKEN))
         try:
             await wait_until_ready(bot, task, WAIT)
+            # The startup sync runs beside the connection; tests use the commands it uploads.
+            await asyncio.wait_for(bot.sync_done.wait(), WAIT)
             yield bot
         finally:
             await bot.close()

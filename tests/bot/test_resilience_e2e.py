@@ -7,11 +7,13 @@ import logging
 import threading
 
 import pytest
+from support.fake_discord import wait_until_ready
 
 from askbot.bot.client import AskBot
+from askbot.bot.launcher import assembled_bot
 from askbot.search.models import Answer
 from askbot.search.query import Filters
-from bot.conftest import WAIT, World, running_bot
+from bot.conftest import READY_TIMEOUT, TOKEN, WAIT, World, running_bot
 
 SYNC = r"^/applications/\d+(/guilds/\d+)?/commands$"
 
@@ -23,6 +25,22 @@ async def test_commands_are_not_resynced_on_a_second_start(world: World) -> None
     async with running_bot(world.settings) as second:
         assert not second.synced
     assert len(world.fake.requests_matching("PUT", SYNC)) == 1
+
+
+async def test_a_rate_limited_command_sync_does_not_delay_answers(world: World) -> None:
+    """While Discord holds the startup sync back (429), a question is already answered."""
+    world.fake.rate_limit_next("PUT", SYNC, retry_after=60)
+    async with assembled_bot(world.settings, guild_ready_timeout=READY_TIMEOUT) as bot:
+        task = asyncio.create_task(bot.start(TOKEN))
+        await wait_until_ready(bot, task, WAIT)
+        await world.fake.send_message(
+            world.guild.id, world.channel, world.bob,
+            f"<@{world.fake.bot_user_id}> what did Biegun say?",
+        )  # fmt: skip
+        reply = await world.fake.wait_for_channel_message(world.channel, timeout=WAIT)
+        assert reply["embeds"] and not bot.sync_done.is_set()
+        await bot.close()
+        await asyncio.wait_for(task, WAIT)
 
 
 async def test_changed_commands_are_resynced(world: World) -> None:

@@ -101,6 +101,9 @@ class AskBot(commands.Bot):
         self.lag = LagMonitor()
         self.cooldown = Cooldown(config.cooldown_rate, config.cooldown_seconds)
         self.synced = False
+        self.sync_done = asyncio.Event()
+        """Set once the startup command sync finished (synced, unchanged, or failed)."""
+        self._sync_task: asyncio.Task[None] | None = None
         self.accepting = True
         self.inflight = InFlight()
 
@@ -117,7 +120,17 @@ class AskBot(commands.Bot):
         await self.add_cog(PrivacyCog(self.service))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         self.lag.start()
-        await self.sync_commands()
+        # In the background: discord.py connects to the gateway only after setup_hook returns,
+        # and answering must not wait for Discord to accept (or rate-limit) a command upload.
+        self._sync_task = asyncio.create_task(self._startup_sync(), name="askbot-sync")
+
+    async def _startup_sync(self) -> None:
+        try:
+            await self.sync_commands()
+        except Exception:  # a failed sync keeps the previous commands; the bot keeps answering
+            log.exception("could not sync slash commands")
+        finally:
+            self.sync_done.set()
 
     async def close(self) -> None:
         """Stop taking questions, let those being answered finish, then disconnect."""
@@ -125,6 +138,10 @@ class AskBot(commands.Bot):
             self.accepting = False
             if not await self.inflight.wait(DRAIN_SECONDS):
                 log.warning("shutting down with %d answers unfinished", self.inflight.count)
+        if self._sync_task is not None and not self._sync_task.done():
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync_task
         await self.lag.stop()
         await super().close()
 
