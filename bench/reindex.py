@@ -9,9 +9,9 @@ makes it). Steps, each build in its own process so its peak memory (``ru_maxrss`
 
 1. copy the corpus to ``bench/_data/reindex-SIZE/corpus`` (scratch, git-ignored);
 2. cold build (``build_and_save(..., full_rebuild=True)``) into ``.../index``;
-3. change ``--fraction`` of the articles, spread over every file with a fixed seed: a third
-   edited (one paragraph replaced, with a word no article had), a third removed, a third added
-   as new articles;
+3. change ``--fraction`` of the articles, spread over every file with a fixed seed (or over
+   the first ``--files N`` files only): a third edited (one paragraph replaced, with a word no
+   article had), a third removed, a third added as new articles;
 4. incremental reindex (``build_and_save``) from the cold index, ``--runs`` times (the new folder
    is removed between runs, so each starts from the same saved index); the median is reported;
 5. a cold build of the changed corpus into ``.../cold``, and an exactness check: every term's
@@ -70,11 +70,18 @@ def _run(mode: str, corpus: Path, root: Path) -> dict[str, Any]:
     return result
 
 
-def change_corpus(corpus: Path, fraction: float, seed: int) -> dict[str, int]:
-    """Edit, remove and add ``fraction`` of the articles of every .jsonl file (deterministic)."""
+def change_corpus(corpus: Path, fraction: float, seed: int, files: int = 0) -> dict[str, int]:
+    """Edit, remove and add ``fraction`` of the articles of every .jsonl file (deterministic).
+
+    With ``files``, only the first that many files change (``fraction`` of all the articles).
+    """
     rng = np.random.default_rng(seed)
     counts = {"edited": 0, "removed": 0, "added": 0}
-    for path in sorted(corpus.glob("*.jsonl")):
+    paths = sorted(corpus.glob("*.jsonl"))
+    if files:
+        fraction *= len(paths) / files
+        paths = paths[:files]
+    for path in paths:
         lines = path.read_text(encoding="utf-8").splitlines()
         n = len(lines)
         k = max(3, round(n * fraction))
@@ -147,6 +154,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=4)
     parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument(
+        "--files", type=int, default=0, help="change only the first N files (default: all)"
+    )
     parser.add_argument("--child", nargs=3, metavar=("MODE", "CORPUS", "ROOT"))
     args = parser.parse_args()
     if args.child:
@@ -165,7 +175,7 @@ def main() -> int:
     cold = _run("cold", corpus, root)
     print(f"cold build: {cold['seconds']:.1f} s, peak {cold['peak_mb']:.0f} MB "
           f"(workers {cold['worker_peak_mb']:.0f} MB), {cold['passages']:,} passages")  # fmt: skip
-    changes = change_corpus(corpus, args.fraction, args.seed)
+    changes = change_corpus(corpus, args.fraction, args.seed, args.files)
     print(f"changed: {changes}")
     times: list[float] = []
     result: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from conftest import BUNDLED_CORPUS, write
 
 from askbot.search import build as build_module
 from askbot.search import corpus as corpus_module
-from askbot.search import incremental
+from askbot.search import incremental, tokenize_parallel
 from askbot.search.analysis import Analyzer
 from askbot.search.index import BM25Params, Index
 from askbot.search.store import IndexSpec, Opened, build_and_save, compare
@@ -287,6 +287,38 @@ def test_reindex_in_forked_workers_over_file_parts_is_exact(
     monkeypatch.setattr(build_module, "PARALLEL_MIN_BYTES", 0)
     _build(corpus, tmp_path / "idx")
     _change(corpus)
+    new = _build(corpus, tmp_path / "idx").index
+    assert "reindexed_from" in new.meta
+    _assert_same_scores(new, _build(corpus, tmp_path / "cold", full=True).index)
+
+
+def test_unchanged_files_are_not_read_again(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files with the recorded size and mtime are replayed from the saved index, not read."""
+    write(corpus / "bad.jsonl", '{"id": "x"}\n\nnot json\n' + _line("b1", 31) + "\n")
+    _build(corpus, tmp_path / "idx")
+    lines = (corpus / "bulk-0.jsonl").read_text().splitlines()
+    lines[3] = _line("g0-3", 9999, "The zanzibarite ferry sank near the harbour.")
+    _jsonl(corpus / "bulk-0.jsonl", lines)
+    read: list[str] = []
+    real = tokenize_parallel.read_part
+    monkeypatch.setattr(tokenize_parallel, "read_part", lambda p: read.append(p.rel) or real(p))
+    new = _build(corpus, tmp_path / "idx").index
+    assert set(read) == {"bulk-0.jsonl"}
+    cold = _build(corpus, tmp_path / "cold", full=True).index
+    _assert_same_scores(new, cold)
+    assert new.skipped == cold.skipped and len(cold.skipped) == 2
+    assert sorted(a.path for a in new.articles) == sorted(a.path for a in cold.articles)
+
+
+def test_reindex_of_a_reindexed_index_is_exact(corpus: Path, tmp_path: Path) -> None:
+    """Two reindexes in a row (the second from the first's record) match a cold build."""
+    _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    _build(corpus, tmp_path / "idx")
+    write(corpus / "later.md", "Later\n\nA later story about the museum festival.")
+    (corpus / "wikinews" / "soccer.md").unlink()
     new = _build(corpus, tmp_path / "idx").index
     assert "reindexed_from" in new.meta
     _assert_same_scores(new, _build(corpus, tmp_path / "cold", full=True).index)

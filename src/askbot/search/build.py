@@ -19,6 +19,7 @@ from askbot.search.analysis import Analyzer
 from askbot.search.corpus import (
     DEFAULT_MAX_FILE_BYTES,
     ArticleIds,
+    FileStamp,
     Task,
     iter_corpus_files,
     load_corpus,
@@ -31,6 +32,7 @@ from askbot.search.tokenize_parallel import (
     ArticleMeta,
     Chunk,
     Known,
+    Replay,
     analyse_in_parallel,
     analyse_tasks_in_parallel,
 )
@@ -107,8 +109,10 @@ def build_corpus_index(
         # Passages expected in all, from those seen per byte read so far.
         return max(passages, round(passages * total_bytes / max(1, done_bytes[0])))
 
+    stamps: dict[str, FileStamp] = {}
+
     def tasks() -> Iterator[Task]:
-        for task in plan_tasks(base, max_file_bytes):
+        for task in plan_tasks(base, max_file_bytes, stamps=stamps):
             done_bytes[0] += sum(p.end - p.start for p in task.parts)
             yield task
 
@@ -120,7 +124,25 @@ def build_corpus_index(
             chunks, analyzer, params or BM25Params(), key, [], progress, estimate, None, spill_dir
         )
     index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    index.meta.update(files_meta(stamps, max_file_bytes))
     return index
+
+
+# Corpus files recorded in meta.json (stamps let a reindex skip unchanged files); a corpus of
+# more files than this is not recorded, to keep meta.json small (every load reads it).
+MAX_RECORDED_FILES = 5000
+
+
+def files_meta(stamps: dict[str, FileStamp], max_file_bytes: int) -> dict[str, Any]:
+    """The ``files`` entry of meta.json: each file read and its stamp, when there are few."""
+    if len(stamps) > MAX_RECORDED_FILES:
+        return {}
+    return {
+        "files": {
+            "max_file_bytes": max_file_bytes,
+            "stamps": {rel: list(stamp) for rel, stamp in stamps.items()},
+        }
+    }
 
 
 def build_changed_index(
@@ -133,6 +155,8 @@ def build_changed_index(
     workers: int = BUILD_WORKERS,
     watch: Callable[[Chunk], None] | None = None,
     spill_dir: Path | None = None,
+    replay: Replay | None = None,
+    reuse: Callable[[str, FileStamp], bool] | None = None,
 ) -> tuple[Index, list[tuple[int, str]]]:
     """The index of a corpus folder's articles that ``known`` (a saved index's) does not hold.
 
@@ -154,12 +178,14 @@ def build_changed_index(
 
     with _gc_off():
         started = time.perf_counter()
-        tasks = plan_tasks(base, max_file_bytes)
-        chunks = analyse_tasks_in_parallel(tasks, analyzer, workers, parallel, known)
+        stamps: dict[str, FileStamp] = {}
+        tasks = plan_tasks(base, max_file_bytes, stamps=stamps, reuse=reuse)
+        chunks = analyse_tasks_in_parallel(tasks, analyzer, workers, parallel, known, replay)
         index = _build(
             watched(chunks), analyzer, params, "", [], None, lambda n: n, kept, spill_dir
         )
     index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    index.meta.update(files_meta(stamps, max_file_bytes))
     return index, kept
 
 

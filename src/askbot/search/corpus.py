@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -264,6 +264,22 @@ class FilePart:
     end: int
     first_line: int  # the line number of the line at ``start``
     article_id: str = ""  # for a text file
+    # A reindex: the file has not changed since the saved index read it; its sources are the
+    # saved ones, replayed without reading.
+    unchanged: bool = False
+
+
+# (size, mtime_ns, read permission bits) of a file, as the corpus fingerprint sees it.
+FileStamp = tuple[int, int, int]
+
+
+def file_stamp(path: Path) -> FileStamp | None:
+    """The file's stamp, or None when it cannot be stat'ed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_mode & 0o444)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,11 +308,16 @@ def plan_tasks(
     root: str | os.PathLike[str],
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     task_bytes: int | None = None,
+    *,
+    stamps: dict[str, FileStamp] | None = None,
+    reuse: Callable[[str, FileStamp], bool] | None = None,
 ) -> Iterator[Task]:
     """The corpus as build tasks in corpus order; unreadable files are skipped as load_corpus does.
 
     Each file is read and checked here (size, NUL bytes, UTF-8) and cut at line ends; workers
     then read their parts again (from the page cache), so this process never holds the corpus.
+    The stamp of every file read (taken before reading) goes to ``stamps``; a file for which
+    ``reuse(rel, stamp)`` is true is not read but planned as one ``unchanged`` part.
     """
     base = Path(root)
     if not base.exists():
@@ -319,13 +340,28 @@ def plan_tasks(
         if problem:
             skipped.append(Skipped(rel, problem))
             continue
+        stamp = file_stamp(path)
+        bulk = path.suffix.lower() in BULK_SUFFIXES
+        article_id = "" if bulk else rel[: -len(path.suffix)] if path.suffix else rel
+        if stamp is not None and reuse is not None and reuse(rel, stamp):
+            if stamps is not None:
+                stamps[rel] = stamp
+            part = FilePart(str(path), rel, bulk, 0, 0, 1, article_id, unchanged=True)
+            if bulk:
+                yield from flush_texts()
+                yield Task((part,), tuple(skipped))
+                skipped = []
+            else:
+                texts.append(part)
+            continue
         try:
             data = _read_checked(path, max_file_bytes)
         except ValueError as exc:
             skipped.append(Skipped(rel, str(exc)))
             continue
-        if path.suffix.lower() not in BULK_SUFFIXES:
-            article_id = rel[: -len(path.suffix)] if path.suffix else rel
+        if stamps is not None and stamp is not None:
+            stamps[rel] = stamp
+        if not bulk:
             texts.append(FilePart(str(path), rel, False, 0, len(data), 1, article_id))
             text_bytes += len(data)
             if text_bytes >= task_bytes or len(texts) >= TASK_TEXT_FILES:

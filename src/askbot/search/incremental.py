@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,10 @@ import numpy.typing as npt
 
 from askbot.search.analysis import Analyzer
 from askbot.search.build import TextSpool, build_changed_index
-from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS
+from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS, FileStamp
 from askbot.search.index import I32, I64, ArticleInfo, BM25Params, Index, IndexFormatError
 from askbot.search.postings import finish_postings
-from askbot.search.tokenize_parallel import Chunk
+from askbot.search.tokenize_parallel import Chunk, Replay
 
 # Above this fraction of new or changed articles a cold build is about as fast, and simpler.
 MAX_CHANGED_FRACTION = 0.4
@@ -119,8 +119,17 @@ def reindex(
             raise ReindexUnsupported(f"over {new[0]} articles are new or changed")
 
     kwargs: dict[str, Any] = {} if workers is None else {"workers": workers}
+    replay, reuse = _unchanged_files(old, saved, max_file_bytes)
     fresh, kept = build_changed_index(
-        corpus_dir, analyzer, params, known, max_file_bytes=max_file_bytes, watch=watch, **kwargs
+        corpus_dir,
+        analyzer,
+        params,
+        known,
+        max_file_bytes=max_file_bytes,
+        watch=watch,
+        replay=replay,
+        reuse=reuse,
+        **kwargs,
     )
     articles = len(kept) + len(fresh.articles)
     if not articles:
@@ -130,6 +139,48 @@ def reindex(
     if unchanged(old, saved, kept, fresh):
         return None
     return merge(old, saved, kept, fresh, key=key, spill_dir=old_path.parent)
+
+
+def _unchanged_files(
+    old: Index, saved: Sequence[dict[str, Any]], max_file_bytes: int
+) -> tuple[Replay, Callable[[str, FileStamp], bool] | None]:
+    """The saved sources of each recorded file, and which files need not be read again.
+
+    A file is reused when its stamp (size, mtime, permissions) is the one recorded when the
+    saved index read it, with the same size limit, and none of its sources was a duplicate id
+    (whether it still is depends on the other files).
+    """
+    record = old.meta.get("files")
+    if not isinstance(record, dict) or record.get("max_file_bytes") != max_file_bytes:
+        return {}, None
+    stamps = {rel: tuple(stamp) for rel, stamp in record.get("stamps", {}).items()}
+    events: dict[str, list[tuple[int, tuple[int, str, str]]]] = {}
+    unsure: set[str] = set()
+
+    def add(where: str, event: tuple[int, str, str]) -> str:
+        rel, line = where, 0  # a text file's source is the file
+        if where not in stamps:  # a JSONL line: "file:line"
+            rel, _, number = where.rpartition(":")
+            if rel not in stamps or not number.isdigit():
+                return ""  # a file that was not read (skipped whole): never reused
+            line = int(number)
+        events.setdefault(rel, []).append((line, event))
+        return rel
+
+    for i, row in enumerate(saved):
+        add(row["path"], (i, row["id"], row["path"]))
+    for s in old.skipped:
+        rel = add(s.path, (-1, s.reason, s.path))
+        if s.reason.startswith("duplicate article id"):
+            unsure.add(rel)
+    replay: Replay = {
+        rel: [e for _, e in sorted(evs, key=lambda x: x[0])] for rel, evs in events.items()
+    }
+
+    def reuse(rel: str, stamp: FileStamp) -> bool:
+        return stamps.get(rel) == stamp and rel not in unsure
+
+    return replay, reuse
 
 
 def _keep_mask(n: int, firsts: I64, counts: I64) -> Bools:
@@ -231,6 +282,7 @@ def merge(
             "reindexed_from": old.key,
             "kept_articles": len(kept),
             "new_articles": len(fresh.articles),
+            **({"files": fresh.meta["files"]} if "files" in fresh.meta else {}),
         },
         **postings,
     )

@@ -211,10 +211,17 @@ def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int
 
 # Content hash -> (row, id) of the articles of a saved index (a reindex reuses their postings).
 Known = dict[str, tuple[int, str]]
+# File -> its sources in a saved index, in order: (saved row, id, path) of an article, or
+# (-1, reason, where) of a skipped source. Replayed for files that have not changed.
+Replay = dict[str, list[tuple[int, str, str]]]
 
 
 def analyse_task(
-    task: Task, term_ids: TermIds, worker: int = 0, known: Known | None = None
+    task: Task,
+    term_ids: TermIds,
+    worker: int = 0,
+    known: Known | None = None,
+    replay: Replay | None = None,
 ) -> Chunk:
     """Read a task's file parts, parse their articles and analyse them (``analyse_articles``).
 
@@ -226,6 +233,14 @@ def analyse_task(
     seen: list[tuple[int, int, str, str]] = []
     position = 0
     for part in task.parts:
+        if part.unchanged and replay is not None:
+            for row, text, where in replay.get(part.rel, ()):
+                if row >= 0:
+                    seen.append((position, row, text, where))
+                else:
+                    skipped.append((position, Skipped(where, text)))
+                position += 1
+            continue
         try:
             sources = list(read_part(part))
         except (OSError, UnicodeDecodeError) as exc:
@@ -273,7 +288,7 @@ def _work(span: tuple[int, int]) -> Chunk:
 def _work_task(task: Task) -> Chunk:
     # Nothing a worker builds has reference cycles; the collector would only rescan its heap.
     gc.disable()
-    return analyse_task(task, _term_ids(), os.getpid(), _SHARED.get("known"))
+    return analyse_task(task, _term_ids(), os.getpid(), _SHARED.get("known"), _SHARED.get("replay"))
 
 
 def can_fork() -> bool:
@@ -312,6 +327,7 @@ def analyse_tasks_in_parallel(
     workers: int,
     parallel: bool = True,
     known: Known | None = None,
+    replay: Replay | None = None,
 ) -> Iterator[Chunk]:
     """Chunks of the tasks (corpus file parts) in order, read and analysed by forked workers.
 
@@ -320,9 +336,9 @@ def analyse_tasks_in_parallel(
     if workers <= 1 or not parallel or not can_fork():
         term_ids = TermIds(analyzer)
         for task in tasks:
-            yield analyse_task(task, term_ids, known=known)
+            yield analyse_task(task, term_ids, known=known, replay=replay)
         return
-    _SHARED.update(analyzer=analyzer, known=known)
+    _SHARED.update(analyzer=analyzer, known=known, replay=replay)
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(workers) as pool:
