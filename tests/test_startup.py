@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import BUNDLED_CORPUS, REPO
 
 # Never needed to answer from a saved index: the bot, the build's sparse matrices, the async log,
 # the evaluation baseline. `ask --json` also never needs rich (it prints plain JSON).
@@ -29,11 +30,13 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProc
     return result, imported
 
 
-@pytest.fixture
-def env(corpus_dir: Path, tmp_path: Path) -> dict[str, str]:
-    """The environment of an `ask` process whose index is already saved."""
-    environ = {**os.environ, "ASKBOT_CORPUS_DIR": str(corpus_dir),
-               "ASKBOT_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of an `ask` process whose index is already saved (built once here)."""
+    root = tmp_path_factory.mktemp("startup")
+    shutil.copytree(BUNDLED_CORPUS, root / "corpus")
+    environ = {**os.environ, "ASKBOT_CORPUS_DIR": str(root / "corpus"),
+               "ASKBOT_DATA_DIR": str(root / "data")}  # fmt: skip
     environ.pop("DISCORD_TOKEN", None)
     built = subprocess.run([sys.executable, "-m", "askbot", "index", "--json"], env=environ,
                            cwd=REPO, capture_output=True, text=True, check=False)  # fmt: skip
@@ -63,8 +66,9 @@ def test_plain_ask_imports_rich_but_no_bot_scipy_or_async_log(env: dict[str, str
     assert _loaded(imported, NEVER_FOR_ASK) == []
 
 
-def test_ask_logs_its_query_through_plain_sqlite(env: dict[str, str]) -> None:
+def test_ask_logs_its_query_through_plain_sqlite(env: dict[str, str], tmp_path: Path) -> None:
     """The one-shot process still logs the question, readable by `askbot log`."""
+    env = {**env, "ASKBOT_DB_PATH": str(tmp_path / "q.db")}
     result, _ = _run(["ask", "--json", "What did Biegun say?"], env)
     assert result.returncode == 0, result.stderr[-2000:]
     log = subprocess.run([sys.executable, "-m", "askbot", "log", "--json"], env=env, cwd=REPO,
