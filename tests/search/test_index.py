@@ -131,3 +131,19 @@ def test_empty_corpus_builds_an_empty_index() -> None:
     """No articles: zero passages and no hits, not a crash."""
     index = build_index([], A)
     assert len(index) == 0 and index.search(["x"], 3) == []
+
+
+def test_loaded_index_keeps_a_bounded_article_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Articles parsed on demand are cached up to ARTICLE_CACHE, then the cache starts over;
+    content_hashes() reads them all without caching any."""
+    from askbot.search import index as index_module
+
+    index = bundled_index()
+    loaded = Index.load(index.save(tmp_path / "idx"))
+    monkeypatch.setattr(index_module, "ARTICLE_CACHE", 3)
+    assert loaded.content_hashes() == {a.id: a.content_hash for a in index.articles}
+    assert len(loaded.articles._cache) == 0  # type: ignore[attr-defined]
+    assert list(loaded.articles) == list(index.articles)
+    assert len(loaded.articles._cache) <= 3  # type: ignore[attr-defined]

@@ -198,8 +198,8 @@ def _prune(index_root: Path, keep: Path) -> None:
 
 def compare(old: Index | None, new: Index, seconds: float) -> ReindexReport:
     """Articles added, changed and removed between two indexes."""
-    before = {a.id: a.content_hash for a in old.articles} if old is not None else {}
-    after = {a.id: a.content_hash for a in new.articles}
+    before = old.content_hashes() if old is not None else {}
+    after = new.content_hashes()
     return ReindexReport(
         articles=len(new.articles),
         passages=new.n_docs,
