@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from conftest import BUNDLED_CORPUS, REPO
 
-# Never needed to answer from a saved index: the bot, the build's sparse matrices, the async log,
-# the evaluation baseline. `ask --json` also never needs rich (it prints plain JSON).
+# Never needed to answer from a saved index: the bot, the build (its modules, forked workers and
+# sparse matrices), the async log, the evaluation baseline. `ask --json` also never needs rich.
 NEVER_FOR_ASK = ("discord", "scipy", "aiosqlite", "rank_bm25", "askbot.bot", "askbot.service",
-                 "askbot.storage.querylog", "askbot.search.evaluate")  # fmt: skip
+                 "askbot.storage.querylog", "askbot.search.evaluate", "askbot.search.build",
+                 "askbot.search.incremental", "askbot.search.tokenize_parallel",
+                 "multiprocessing")  # fmt: skip
 
 
 def _run(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], set[str]]:

@@ -8,11 +8,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from askbot.search import incremental
 from askbot.search.analysis import Analyzer
-from askbot.search.build import build_corpus_index
 from askbot.search.corpus import DEFAULT_MAX_FILE_BYTES, corpus_fingerprint
-from askbot.search.incremental import build_markers
 from askbot.search.index import (
     BM25Params,
     Index,
@@ -85,6 +82,11 @@ def build_and_save(
     scores of a cold build. ``full_rebuild`` (or a saved index that cannot be reused) reads and
     analyses the whole corpus.
     """
+    # Build modules (forking workers, scipy) load only when a build runs: opening a saved
+    # index, which every `askbot ask` does, needs none of them.
+    from askbot.search.build import build_corpus_index
+    from askbot.search.incremental import build_markers
+
     _check_not_inside(spec.corpus_dir, spec.index_root)
     started = time.perf_counter()
     fingerprint = corpus_fingerprint(spec.corpus_dir, spec.max_file_bytes)
@@ -140,6 +142,9 @@ def _newest_saved(index_root: Path) -> list[Path]:
 
 def _reindex(spec: IndexSpec, analyzer: Analyzer, key: str, started: float) -> Opened | None:
     """The corpus's index from the newest reusable saved index, saved; None to build cold."""
+    from askbot.search import incremental
+    from askbot.search.incremental import build_markers
+
     final = spec.index_root / key
     for old_path in _newest_saved(spec.index_root)[:1]:
         try:
