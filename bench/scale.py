@@ -399,7 +399,17 @@ def _run_child(*args: str, timeout: float = 3600) -> dict[str, Any]:
 
 
 def whole_process_ask(size: int, question: str, runs: int = 5) -> float:
-    """Median seconds of `python -m askbot ask --json QUESTION` against the saved index."""
+    """Median seconds of `python -m askbot ask --json QUESTION` against the saved index.
+
+    askbot's modules are compiled to bytecode first, as `pip install` leaves them: where
+    PYTHONDONTWRITEBYTECODE is set (this machine sets it) an editable install would otherwise
+    recompile every module in every process, ~0.1-0.2 s no installed askbot pays.
+    """
+    import compileall
+
+    import askbot
+
+    compileall.compile_dir(Path(askbot.__file__).parent, quiet=1)
     env = {
         **os.environ,
         "ASKBOT_CORPUS_DIR": str(corpus_dir(size)),
