@@ -258,6 +258,9 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
         if (a.champ_ptr[t + 1] > a.champ_ptr[t]) {
             list = a.champ_docs + a.champ_ptr[t];
             len = a.champ_ptr[t + 1] - a.champ_ptr[t];
+            /* Several terms: a term's first max(k, 16) champions (its best) give nearly the
+             * same threshold as all 64 at a quarter of the exact scoring. */
+            if (m > 1 && len > (k > 16 ? k : 16)) len = (k > 16 ? k : 16);
         } else {
             list = a.docs + a.indptr[t];
             len = a.indptr[t + 1] - a.indptr[t];
