@@ -148,6 +148,26 @@ static inline double lower_guard(double theta) {
     return theta - REL_GUARD * (fabs(theta) > 1.0 ? fabs(theta) : 1.0);
 }
 
+/* A threshold from the k passages met with the highest bounds (bounds >= floor): the k-th best
+ * of their exact scores, guarded, which no true k-th best score is below; -inf when fewer than
+ * k passages qualify. `h` is scratch of capacity k. */
+static double best_bounds_kth(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq,
+                              const float *acc, const int32_t *touched, Py_ssize_t n_touched,
+                              double floor, Heap *h) {
+    h->size = 0;
+    for (Py_ssize_t i = 0; i < n_touched; i++) {
+        int32_t d = touched[i];
+        if ((double)acc[d] >= floor) heap_push(h, (double)acc[d], d);
+    }
+    if (h->size < h->cap) return -INFINITY;
+    double kth = INFINITY;
+    for (Py_ssize_t i = 0; i < h->size; i++) {
+        double x = exact(a, seq, n_seq, (int32_t)h->items[i].doc);
+        if (x < kth) kth = x;
+    }
+    return lower_guard(kth);
+}
+
 static int cmp_entry_desc(const void *x, const void *y) {
     const Entry *a = x, *b = y;
     if (worse(a, b)) return 1;
@@ -325,16 +345,8 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
             if (prune && !overflow && j + 1 < m && suffix[j + 1] >= theta && n_touched >= k &&
                 (double)n_touched * 4.0 < (double)remaining) {
                 Heap hr = {heap_items, 0, k};
-                for (Py_ssize_t i = 0; i < n_touched; i++) {
-                    int32_t d = touched[i];
-                    heap_push(&hr, (double)acc[d], d);
-                }
-                double kth = INFINITY;
-                for (Py_ssize_t i = 0; i < hr.size; i++) {
-                    double x = exact(&a, seq, n_seq, (int32_t)hr.items[i].doc);
-                    if (x < kth) kth = x;
-                }
-                if (hr.size == k && lower_guard(kth) > theta) theta = lower_guard(kth);
+                double t2 = best_bounds_kth(&a, seq, n_seq, acc, touched, n_touched, -INFINITY, &hr);
+                if (t2 > theta) theta = t2;
             }
         } else {
             int64_t len = e - s;
@@ -365,19 +377,8 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
         /* 3. A better threshold: the k best bounds, rescored exactly (another k distinct
          *    passages, so their k-th best score is again at most the true k-th best). */
         Heap hb = {heap_items, 0, k};
-        for (Py_ssize_t i = 0; i < n_touched; i++) {
-            int32_t d = touched[i];
-            if ((double)acc[d] >= theta) heap_push(&hb, (double)acc[d], d);
-        }
-        if (hb.size == k) {
-            for (Py_ssize_t i = 0; i < hb.size; i++)
-                hb.items[i].score = exact(&a, seq, n_seq, (int32_t)hb.items[i].doc);
-            double kth = hb.items[0].score;
-            for (Py_ssize_t i = 1; i < hb.size; i++)
-                if (hb.items[i].score < kth) kth = hb.items[i].score;
-            double t2 = lower_guard(kth);
-            if (t2 > theta) theta = t2;
-        }
+        double t2 = best_bounds_kth(&a, seq, n_seq, acc, touched, n_touched, theta, &hb);
+        if (t2 > theta) theta = t2;
         /* 4. Every passage whose bound reaches the threshold, rescored exactly. */
         Heap fin = {heap_items, 0, k};
         for (Py_ssize_t i = 0; i < n_touched; i++) {
