@@ -61,11 +61,11 @@ class Postings:
     delta: F64
     n_docs: int
     # What the compiled kernel needs to compute exact weights from term frequencies.
-    tfs: I32 | None = None
-    doc_len: I32 | None = None
-    k1: float = 1.5
-    b: float = 0.75
-    avgdl: float = 1.0
+    tfs: I32
+    doc_len: I32
+    k1: float
+    b: float
+    avgdl: float
 
 
 class Scratch(threading.local):
@@ -123,16 +123,10 @@ def compiled_top_k(
     needs positive weights (every term's idf > 0) and at most ``KERNEL_MAX_TERMS`` terms.
     ``prune=False`` reads every posting of every term (benchmarks compare the two).
     """
-    if _kernel is None or not USE_KERNEL:
+    if not kernel_available():
         return None
     distinct = set(seq)
-    if (
-        len(distinct) > KERNEL_MAX_TERMS
-        or any(p.idf[t] <= 0 for t in distinct)
-        or p.tfs is None
-        or p.doc_len is None
-        or not p.avgdl > 0
-    ):
+    if len(distinct) > KERNEL_MAX_TERMS or any(p.idf[t] <= 0 for t in distinct) or not p.avgdl > 0:
         return None
     bounds, touched = scratch.kernel_buffers(p.n_docs)
     out_docs = np.empty(k, dtype=np.int64)
