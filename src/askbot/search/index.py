@@ -158,15 +158,9 @@ class _FileRanges:
 class _ArticleTable(Sequence[ArticleInfo]):
     """The articles of a loaded index: one JSON line each, parsed on first access."""
 
-    def __init__(
-        self,
-        blob: bytes | npt.NDArray[np.uint8],
-        offsets: I64,
-        reader: _FileRanges | None = None,
-    ) -> None:
-        self._blob = blob
+    def __init__(self, lines: _FileRanges, offsets: I64) -> None:
+        self._lines = lines
         self._offsets = offsets
-        self._reader = reader
         self._cache: dict[int, ArticleInfo] = {}
 
     def __len__(self) -> int:
@@ -174,8 +168,7 @@ class _ArticleTable(Sequence[ArticleInfo]):
 
     def _parse(self, i: int) -> ArticleInfo:
         s, e = int(self._offsets[i]), int(self._offsets[i + 1])
-        line = self._reader.read(s, e) if self._reader else bytes(self._blob[s:e])
-        return ArticleInfo(**json.loads(line))
+        return ArticleInfo(**json.loads(self._lines.read(s, e)))
 
     def _get(self, i: int) -> ArticleInfo:
         info = self._cache.get(i)
@@ -553,7 +546,7 @@ class Index:
         try:
             arrays = {name: np.load(path / f"{name}.npy", mmap_mode="r") for name in cls._ARRAYS}
             blob = _map_bytes(path / "texts.bin")
-            article_blob = _map_bytes(path / "articles.jsonl")
+            article_lines = _FileRanges(path / "articles.jsonl")
             article_offsets = np.load(path / "article_offsets.npy", mmap_mode="r")
             terms = (path / "terms.txt").read_bytes()
             tables = json.loads((path / "tables.json").read_text(encoding="utf-8"))
@@ -568,11 +561,7 @@ class Index:
             analyzer_fingerprint=meta["analyzer"],
             key=meta.get("key", ""),
             terms=terms,
-            articles=_ArticleTable(
-                article_blob,
-                article_offsets,
-                _FileRanges(path / "articles.jsonl") if len(article_blob) else None,
-            ),
+            articles=_ArticleTable(article_lines, article_offsets),
             speakers=tables["speakers"],
             skipped=[Skipped(**s) for s in tables["skipped"]],
             text_blob=blob,
