@@ -41,13 +41,29 @@ DATA = HERE / "_data"
 
 def _child(mode: str, corpus: str, root: str) -> dict[str, Any]:
     from askbot.search.analysis import Analyzer
+    from askbot.search.index import Index
     from askbot.search.store import IndexSpec, build_and_save
 
+    save_seconds = [0.0]
+    save = Index.save
+
+    def timed_save(self: Index, directory: Any) -> Path:
+        t = time.perf_counter()
+        try:
+            return save(self, directory)
+        finally:
+            save_seconds[0] += time.perf_counter() - t
+
+    Index.save = timed_save  # type: ignore[method-assign]  # the bench times the save phase
     spec = IndexSpec(corpus_dir=Path(corpus), index_root=Path(root))
     t0 = time.perf_counter()
     opened = build_and_save(spec, Analyzer(), full_rebuild=mode == "cold")
     seconds = time.perf_counter() - t0
+    phases = dict(opened.index.meta.get("reindex_phases", {}))
+    phases["save"] = round(save_seconds[0], 3)
+    phases["other"] = round(seconds - sum(phases.values()), 3)
     return {
+        "phases": phases,
         "seconds": seconds,
         "path": str(opened.path),
         "incremental": "reindexed_from" in opened.index.meta,
@@ -174,7 +190,8 @@ def main() -> int:
         shutil.copy2(f, corpus / f.name)
     cold = _run("cold", corpus, root)
     print(f"cold build: {cold['seconds']:.1f} s, peak {cold['peak_mb']:.0f} MB "
-          f"(workers {cold['worker_peak_mb']:.0f} MB), {cold['passages']:,} passages")  # fmt: skip
+          f"(workers {cold['worker_peak_mb']:.0f} MB), {cold['passages']:,} passages, "
+          f"save {cold['phases']['save']:.1f} s")  # fmt: skip
     changes = change_corpus(corpus, args.fraction, args.seed, args.files)
     print(f"changed: {changes}")
     times: list[float] = []
@@ -184,6 +201,7 @@ def main() -> int:
         if not result["incremental"]:
             raise RuntimeError("the reindex was not incremental")
         times.append(result["seconds"])
+        print(f"  run {run + 1}: {result['seconds']:.2f} s, phases {result['phases']}")
         if run < args.runs - 1:
             shutil.rmtree(result["path"])
     print(f"incremental reindex: median {statistics.median(times):.2f} s of {args.runs} "

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -38,6 +39,20 @@ from askbot.search.tokenize_parallel import Chunk, Replay
 MAX_CHANGED_FRACTION = 0.4
 
 Bools = npt.NDArray[np.bool_]
+
+
+class Phases:
+    """Seconds spent in each phase of a reindex, in order (kept in ``meta["reindex_phases"]``)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        """Charge the time since the previous phase ended to ``name``."""
+        now = time.perf_counter()
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._last, 3)
+        self._last = now
 
 
 class ReindexUnsupported(Exception):
@@ -103,11 +118,13 @@ def reindex(
     None when the corpus holds exactly the saved index's articles (``link_copy`` reuses it).
     Raises ReindexUnsupported (or IndexFormatError) when a cold build is needed instead.
     """
+    phases = Phases()
     old = Index.load(old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params)
     try:
         saved = read_saved_articles(old_path)
     except (OSError, ValueError) as exc:
         raise ReindexUnsupported(f"unreadable article table: {exc}") from None
+    phases.done("read_articles")
     check_reusable(old, saved)
     known = {row["content_hash"]: (i, row["id"]) for i, row in enumerate(saved)}
     limit = MAX_CHANGED_FRACTION * max(len(saved), 1)
@@ -120,6 +137,7 @@ def reindex(
 
     kwargs: dict[str, Any] = {} if workers is None else {"workers": workers}
     replay, reuse = _unchanged_files(old, saved, max_file_bytes)
+    phases.done("plan")
     fresh, kept = build_changed_index(
         corpus_dir,
         analyzer,
@@ -131,6 +149,7 @@ def reindex(
         reuse=reuse,
         **kwargs,
     )
+    phases.done("analyse_changed")
     articles = len(kept) + len(fresh.articles)
     if not articles:
         raise ReindexUnsupported("no articles")
@@ -138,7 +157,7 @@ def reindex(
         raise ReindexUnsupported(f"{len(fresh.articles)} of {articles} articles are new or changed")
     if unchanged(old, saved, kept, fresh):
         return None
-    return merge(old, saved, kept, fresh, key=key, spill_dir=old_path.parent)
+    return merge(old, saved, kept, fresh, key=key, spill_dir=old_path.parent, phases=phases)
 
 
 def _unchanged_files(
@@ -200,12 +219,14 @@ def merge(
     *,
     key: str,
     spill_dir: Path | None = None,
+    phases: Phases | None = None,
 ) -> Index:
     """The saved index's ``kept_rows`` articles (row, path now), then ``fresh``'s articles.
 
     ``fresh.skipped`` are the corpus's skips; with ``spill_dir`` the texts are spilled there
-    (``TextSpool``).
+    (``TextSpool``). ``phases`` times the steps.
     """
+    phases = phases or Phases()
     kept = sorted(kept_rows)  # saved order: kept passages keep ascending positions
     firsts = np.fromiter(
         (saved[r]["first_passage"] for r, _ in kept), dtype=np.int64, count=len(kept)
@@ -220,11 +241,14 @@ def merge(
 
     terms, indptr, docs, tfs = _merge_postings(old, keep_doc, remap, fresh, n_kept)
     doc_len = np.concatenate((np.asarray(old.doc_len)[keep_doc], np.asarray(fresh.doc_len)))
+    phases.done("merge_postings")
     postings = finish_postings(indptr, docs, tfs, doc_len, old.params)
     del docs, tfs
+    phases.done("finish_postings")
 
     speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
     text_offsets, text_blob = _merge_texts(old, keep_doc, fresh, spill_dir)
+    phases.done("merge_texts")
     infos = [
         ArticleInfo(
             row["id"],
@@ -254,7 +278,8 @@ def merge(
         for a in fresh.articles
     ]
     n = int(doc_len.shape[0])
-    return Index(
+    phases.done("merge_articles")
+    merged = Index(
         params=old.params,
         analyzer_fingerprint=old.analyzer_fingerprint,
         key=key,
@@ -286,6 +311,9 @@ def merge(
         },
         **postings,
     )
+    phases.done("merge_rest")
+    merged.meta["reindex_phases"] = phases.seconds
+    return merged
 
 
 def _merge_postings(
