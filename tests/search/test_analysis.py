@@ -2,12 +2,68 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from askbot.search.analysis import Analyzer
+from askbot.search import analysis
+from askbot.search.analysis import _CHAT_MARKUP, _TOKEN, Analyzer, _blank, clean_text
 
 A = Analyzer()
+
+
+def terms_token_by_token(analyzer: Analyzer, text: str) -> list[str]:
+    """The definition Analyzer.terms speeds up: the token pattern over the whole cleaned text."""
+    text = _CHAT_MARKUP.sub(_blank, clean_text(text))
+    acronyms = not text.isupper()
+    found = (analyzer._lookup(raw, acronyms) for raw in _TOKEN.findall(text))
+    return [term for term in found if term is not None]
+
+
+# Text made of the pieces the rules care about: words, capitals, dots, apostrophes, digits,
+# separators, invisible characters, every kind of whitespace, chat markup.
+_PIECES = st.sampled_from(
+    ["Biegun", "said", "U.S.", "US", "WHO", "it's", "Pyongyang's", "1,000.5", "e.g.", "N.Korea",
+     "Jong-un", "café", "ＦＵＬＬ", "\u200b", "\u00ad", "\x00", " ", "  ", "\t", "\n", "\u00a0",
+     "\u2003", "<@123>", "<#9>", "@here", "@everyone", "<a:x:1>", "'", "’", "\"", ".", ",", "-", "_", "é", "ß"]
+)  # fmt: skip
+
+
+@given(st.lists(_PIECES | st.text(max_size=8), max_size=40).map("".join))
+def test_terms_equal_the_token_pattern_over_the_whole_text(text: str) -> None:
+    """Chunk-by-chunk analysis (with its cache) gives exactly the terms of the whole text."""
+    assert A.terms(text) == terms_token_by_token(A, text)
+    assert A.terms(text.upper()) == terms_token_by_token(A, text.upper())
+
+
+def spans_token_by_token(analyzer: Analyzer, text: str) -> list[tuple[str, int, int]]:
+    """The definition Analyzer.spans speeds up: token matches over the text, markup blanked."""
+    acronyms = not clean_text(text).isupper()
+    out = []
+    for match in _TOKEN.finditer(_CHAT_MARKUP.sub(_blank, text)):
+        term = analyzer._lookup(match.group(), acronyms)
+        if term is not None:
+            out.append((term, match.start(), match.end()))
+    return out
+
+
+@given(st.lists(_PIECES | st.text(max_size=8), max_size=40).map("".join))
+def test_spans_equal_the_token_matches_over_the_whole_text(text: str) -> None:
+    """Chunk-by-chunk spans (with their cache) are exactly the token matches' ranges."""
+    assert A.spans(text) == spans_token_by_token(A, text)
+    assert A.spans(text.upper()) == spans_token_by_token(A, text.upper())
+
+
+def test_analyzer_caches_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running bot's caches are emptied when full, and still give the same terms."""
+    monkeypatch.setattr(analysis, "CACHE_ENTRIES", 50)
+    analyzer = Analyzer()
+    texts = [f"word{i} Biegun{i} said U.S.{i}" for i in range(200)]
+    for text in texts:
+        assert analyzer.terms(text) == terms_token_by_token(Analyzer(), text)
+        assert analyzer.spans(text) == spans_token_by_token(Analyzer(), text)
+    for cache in (analyzer._chunks_acronyms, analyzer._spans_acronyms, analyzer._cache_acronyms):
+        assert 0 < len(cache) <= 50
 
 
 def test_question_words_are_dropped_and_content_words_kept() -> None:
