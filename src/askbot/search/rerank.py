@@ -52,15 +52,16 @@ class ParagraphMatch:
 
 def paragraph_docs(index: Index, doc: int) -> range:
     """The passages (sentence windows) that make up the paragraph of passage ``doc``."""
-    paragraph = int(index.p_paragraph[doc])
-    info = index.article_of(doc)
-    first, stop = info.first_passage, info.first_passage + info.passage_count
-    # An article's passages are stored in order, so a paragraph's windows are contiguous.
+    article, paragraph = index.p_article, index.p_paragraph
+    a, number = article[doc], paragraph[doc]
+    # An article's passages are stored in order, so a paragraph's windows are contiguous: the
+    # neighbours with the same article and paragraph number (no article record is read).
     start = doc
-    while start > first and int(index.p_paragraph[start - 1]) == paragraph:
+    while start > 0 and paragraph[start - 1] == number and article[start - 1] == a:
         start -= 1
     end = doc + 1
-    while end < stop and int(index.p_paragraph[end]) == paragraph:
+    n = index.n_docs
+    while end < n and paragraph[end] == number and article[end] == a:
         end += 1
     return range(start, end)
 
@@ -186,7 +187,7 @@ def rerank(
     spans = [paragraph_docs(index, hit.doc) for hit in best]
     tfs = term_frequencies(index, terms, spans)
     bm25 = [
-        okapi_score(index, terms, tf, int(index.doc_len[d.start : d.stop].sum()))
+        okapi_score(index, terms, tf, sum(index.doc_len[d.start : d.stop].tolist()))
         for tf, d in zip(tfs, spans, strict=True)
     ]
     top = max(bm25, default=0.0)
