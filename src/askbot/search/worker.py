@@ -1,6 +1,8 @@
 """Build and save an index in a separate process: `python -m askbot.search.worker` reads a JSON spec.
 
-A build is pure CPU; in its own process it cannot hold the bot's event loop (or its GIL).
+A build is pure CPU; in its own process it cannot hold the bot's event loop (or its GIL). The
+worker also compares the new index with the one it replaces (``previous``), so the bot receives
+the added, changed and removed article ids instead of parsing every article of both indexes.
 """
 
 from __future__ import annotations
@@ -9,18 +11,62 @@ import contextlib
 import json
 import os
 import sys
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import CorpusError
-from askbot.search.index import BM25Params
-from askbot.search.store import IndexSpec, build_and_save
+from askbot.search.index import BM25Params, Index, IndexFormatError
+from askbot.search.store import IndexSpec, ReindexReport, build_and_save
 
 
-def spec_to_json(spec: IndexSpec) -> str:
-    """The spec as JSON for the worker's standard input."""
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Article ids added, changed (another content hash) and removed by a rebuild, sorted."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @classmethod
+    def between(cls, before: Mapping[str, str], after: Mapping[str, str]) -> Changes:
+        """The changes from ``before`` to ``after`` (article id -> content hash each)."""
+        return cls(
+            added=tuple(sorted(k for k in after if k not in before)),
+            changed=tuple(sorted(k for k, h in after.items() if k in before and before[k] != h)),
+            removed=tuple(sorted(k for k in before if k not in after)),
+        )
+
+    def report(self, new: Index, seconds: float) -> ReindexReport:
+        """The reindex report of ``new``, built in ``seconds``, with these changes."""
+        return ReindexReport(
+            articles=len(new.articles),
+            passages=new.n_docs,
+            added=self.added,
+            changed=self.changed,
+            removed=self.removed,
+            skipped=tuple(new.skipped),
+            seconds=round(seconds, 3),
+            key=new.key,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """What a worker reported: the saved folder, and the changes when it could compare."""
+
+    path: str
+    changes: Changes | None
+
+
+def spec_to_json(spec: IndexSpec, previous: Path | None = None) -> str:
+    """The spec as JSON for the worker's standard input.
+
+    ``previous`` is the saved folder of the index being replaced: the worker reports the
+    changes against it (when it can still read it).
+    """
     return json.dumps(
         {
             "corpus_dir": str(spec.corpus_dir),
@@ -28,6 +74,7 @@ def spec_to_json(spec: IndexSpec) -> str:
             "params": asdict(spec.params),
             "max_file_bytes": spec.max_file_bytes,
             "language": spec.language,
+            "previous": None if previous is None else str(previous),
         }
     )
 
@@ -44,19 +91,62 @@ def spec_from_json(text: str) -> IndexSpec:
     )
 
 
+def previous_from_json(text: str) -> Path | None:
+    """The replaced index's folder named in a spec, if any."""
+    previous = json.loads(text).get("previous")
+    return None if previous is None else Path(previous)
+
+
+def parse_result(stdout: str) -> dict[str, Any]:
+    """The worker's result: its last line of output as JSON ({} when there is none)."""
+    lines = stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    return result if isinstance(result, dict) else {}
+
+
+def built_from_result(result: Mapping[str, Any]) -> Built:
+    """The folder and changes of a successful worker result (one with a "path")."""
+    changes = None
+    if isinstance(result.get("changes"), dict):
+        raw = result["changes"]
+        changes = Changes(
+            added=tuple(raw["added"]), changed=tuple(raw["changed"]), removed=tuple(raw["removed"])
+        )
+    return Built(path=str(result["path"]), changes=changes)
+
+
+def _hashes_of(folder: Path | None) -> dict[str, str] | None:
+    """Article id -> content hash of the index saved in ``folder``; None if it cannot be read."""
+    if folder is None:
+        return None
+    try:
+        return Index.load(folder).content_hashes()
+    except (IndexFormatError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def main() -> int:
-    """Read a spec on stdin, build and save; print {"path"} or {"error"} as one JSON line."""
+    """Read a spec on stdin, build and save; print {"path", "changes"} or {"error"} as one line."""
     # On a small machine the build competes with the bot for cores: the bot's event loop must
     # win, so the build runs at a lower priority (best effort; not every platform allows it).
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
     try:
-        spec = spec_from_json(sys.stdin.read())
+        text = sys.stdin.read()
+        spec = spec_from_json(text)
+        # Read before building: the build may prune the replaced folder once it has saved.
+        before = _hashes_of(previous_from_json(text))
         opened = build_and_save(spec, Analyzer(spec.language))
     except (CorpusError, OSError, ValueError) as exc:
         print(json.dumps({"error": str(exc)}))
         return 3
-    print(json.dumps({"path": str(opened.path)}))
+    result: dict[str, Any] = {"path": str(opened.path)}
+    if before is not None:
+        result["changes"] = asdict(Changes.between(before, opened.index.content_hashes()))
+    print(json.dumps(result))
     return 0
 
 
