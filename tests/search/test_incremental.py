@@ -82,7 +82,7 @@ def _by_passage(index: Index) -> dict[str, dict[str, float]]:
         s, e = int(index.indptr[t]), int(index.indptr[t + 1])
         out[term] = {
             ids[d]: w
-            for d, w in zip(index.docs[s:e].tolist(), index.weights[s:e].tolist(), strict=True)
+            for d, w in zip(index.docs[s:e].tolist(), index.term_weights(t).tolist(), strict=True)
         }
     return out
 

@@ -105,13 +105,14 @@ def test_champions_are_each_terms_best_postings(monkeypatch: pytest.MonkeyPatch)
     for t in range(len(index.terms)):
         s, e = int(index.indptr[t]), int(index.indptr[t + 1])
         champs = index.champ_docs[int(index.champ_ptr[t]) : int(index.champ_ptr[t + 1])].tolist()
-        assert index.term_max[t] == index.weights[s:e].max()
+        weights = index.term_weights(t)
+        assert index.term_max[t] == weights.max()
         if e - s <= 3:
             assert champs == []
             continue
         long_terms += 1
-        order = sorted(range(s, e), key=lambda i: (-index.weights[i], index.docs[i]))[:3]
-        assert champs == [int(index.docs[i]) for i in order]
+        order = sorted(range(e - s), key=lambda i: (-weights[i], index.docs[s + i]))[:3]
+        assert champs == [int(index.docs[s + i]) for i in order]
     assert long_terms > 10
 
 

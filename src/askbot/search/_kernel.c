@@ -9,7 +9,7 @@
  * so every weight w lies in [q delta_t, (q + 1) delta_t]. Accumulating (q + 1) delta_t gives an
  * upper bound U(d) of every passage's score. Candidates are then rescored exactly: each weight is
  * computed from the posting's term frequency (binary search in the term's passage-sorted list)
- * with the very operations, in the very order, numpy used to build weights.npy, and summed in
+ * with the very operations, in the very order, numpy uses (pruning.okapi_weight), and summed in
  * the query's own order, one addition per query term occurrence, which is bitwise what
  * Index.get_scores and rank-bm25 compute (compiled with -ffp-contract=off: no fused
  * multiply-adds). Reading 4-byte term frequencies instead of the 8-byte weights keeps fewer
@@ -410,9 +410,188 @@ done:
     return result;
 }
 
+/* A champion candidate: the posting's weight and its position in the term's list. */
+typedef struct {
+    double w;
+    int64_t pos;
+} Champ;
+
+/* a is worse than b: lower weight, or the same weight and a later posting (a later passage). */
+static inline int champ_worse(const Champ *a, const Champ *b) {
+    return a->w < b->w || (a->w == b->w && a->pos > b->pos);
+}
+
+/* Offer c to the min-heap h (size n of capacity cap; h[0] the worst kept). Returns the new n. */
+static Py_ssize_t champ_push(Champ *h, Py_ssize_t n, Py_ssize_t cap, Champ c) {
+    Py_ssize_t i;
+    if (n < cap) {
+        i = n++;
+        while (i > 0) {
+            Py_ssize_t parent = (i - 1) / 2;
+            if (!champ_worse(&c, &h[parent])) break;
+            h[i] = h[parent];
+            i = parent;
+        }
+        h[i] = c;
+        return n;
+    }
+    if (cap == 0 || !champ_worse(&h[0], &c)) return n;
+    i = 0;
+    for (;;) {
+        Py_ssize_t l = 2 * i + 1, r = l + 1, m = i;
+        const Champ *best = &c;
+        if (l < n && champ_worse(&h[l], best)) { m = l; best = &h[l]; }
+        if (r < n && champ_worse(&h[r], best)) { m = r; }
+        if (m == i) break;
+        h[i] = h[m];
+        i = m;
+    }
+    h[i] = c;
+    return n;
+}
+
+static int cmp_champ_desc(const void *x, const void *y) {
+    const Champ *a = x, *b = y;
+    if (champ_worse(a, b)) return 1;
+    if (champ_worse(b, a)) return -1;
+    return 0;
+}
+
+/*
+ * finish(indptr, docs, tfs, doc_len, idf, k1, b, avgdl, champ_ptr,
+ *        term_max, delta, impacts, champ_docs) -> None
+ *
+ * What postings.finish_postings derives from the exact weights, term by term, without storing
+ * the weights: each posting's weight (numpy's operations in numpy's order, as `weight` above),
+ * the term's largest weight (np.maximum.reduceat: a NaN wins), delta = term_max / 255, the 8-bit
+ * impacts floor(w / delta) (NaN and infinities 0, clipped to 0..255) and, for a term with
+ * champions (champ_ptr[t + 1] - champ_ptr[t] of them), its best postings' passages by (weight
+ * desc, passage asc). The first four arrays are read; the last four are written.
+ */
+static PyObject *finish(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer b[10];
+    double k1, bb, avgdl;
+    memset(b, 0, sizeof(b));
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*dddy*w*w*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &k1,
+                          &bb, &avgdl, &b[5], &b[6], &b[7], &b[8], &b[9]))
+        return NULL;
+    PyObject *result = NULL;
+    const int64_t *indptr = b[0].buf;
+    const int32_t *docs = b[1].buf;
+    const int32_t *tfs = b[2].buf;
+    const int32_t *doc_len = b[3].buf;
+    const double *idf = b[4].buf;
+    const int64_t *champ_ptr = b[5].buf;
+    double *term_max = b[6].buf;
+    double *delta = b[7].buf;
+    uint8_t *impacts = b[8].buf;
+    int32_t *champ_docs = b[9].buf;
+    Py_ssize_t n_terms = b[4].len / 8, n_post = b[8].len, n_docs = b[3].len / 4;
+    Py_ssize_t n_champ = b[9].len / 4;
+    if (b[0].len != 8 * (n_terms + 1) || b[1].len != 4 * n_post || b[2].len != 4 * n_post ||
+        b[5].len != 8 * (n_terms + 1) || b[6].len != 8 * n_terms || b[7].len != 8 * n_terms ||
+        b[3].len % 4 != 0 || b[9].len % 4 != 0) {
+        PyErr_SetString(PyExc_ValueError, "postings arrays of unexpected sizes or dtypes");
+        goto done;
+    }
+    int64_t max_df = 0, max_champ = 0;
+    for (Py_ssize_t t = 0; t < n_terms; t++) {
+        int64_t df = indptr[t + 1] - indptr[t], nc = champ_ptr[t + 1] - champ_ptr[t];
+        if (indptr[t] < 0 || df < 0 || indptr[t + 1] > n_post || champ_ptr[t] < 0 || nc < 0 ||
+            champ_ptr[t + 1] > n_champ || nc > df) {
+            PyErr_SetString(PyExc_ValueError, "damaged postings or champion offsets");
+            goto done;
+        }
+        if (df > max_df) max_df = df;
+        if (nc > max_champ) max_champ = nc;
+    }
+    if (indptr[n_terms] != n_post) {
+        PyErr_SetString(PyExc_ValueError, "postings offsets do not cover the postings");
+        goto done;
+    }
+    double *norm = malloc(sizeof(double) * (size_t)(n_docs > 0 ? n_docs : 1));
+    double *w = malloc(sizeof(double) * (size_t)(max_df > 0 ? max_df : 1));
+    Champ *heap = malloc(sizeof(Champ) * (size_t)(max_champ > 0 ? max_champ : 1));
+    if (norm == NULL || w == NULL || heap == NULL) {
+        free(norm); free(w); free(heap);
+        PyErr_NoMemory();
+        goto done;
+    }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* k1 * ((1 - b) + b * dl / avgdl) depends on the passage alone: once per passage. */
+    for (Py_ssize_t d = 0; d < n_docs; d++) {
+        double x = bb * (double)doc_len[d];
+        x = x / avgdl;
+        x = (1.0 - bb) + x;
+        norm[d] = k1 * x;
+    }
+    double k1p1 = k1 + 1.0;
+    for (Py_ssize_t t = 0; t < n_terms && !bad; t++) {
+        int64_t s = indptr[t], e = indptr[t + 1], len = e - s;
+        if (len == 0) {
+            term_max[t] = 0.0;
+            delta[t] = 0.0 / 255.0;
+            continue;
+        }
+        double it = idf[t], m = 0.0;
+        const int32_t *dd = docs + s, *tt = tfs + s;
+        for (int64_t i = 0; i < len; i++) { /* the passage's norm, gathered (w as scratch) */
+            int32_t d = dd[i];
+            if (d < 0 || d >= n_docs) { bad = 1; break; }
+            w[i] = norm[d];
+        }
+        if (bad) break;
+        for (int64_t i = 0; i < len; i++) { /* branch-free: the compiler can vectorise it */
+            double tf = (double)tt[i];
+            w[i] = it * ((tf * k1p1) / (tf + w[i]));
+        }
+        for (int64_t i = 0; i < len; i++) {
+            double x = w[i];
+            if (i == 0 || isnan(x) || x > m) m = isnan(m) ? m : x;
+        }
+        term_max[t] = m;
+        double dt = m / 255.0;
+        delta[t] = dt;
+        uint8_t *out = impacts + s;
+        for (int64_t i = 0; i < len; i++) {
+            double q = floor(w[i] / dt);
+            if (isnan(q) || isinf(q) || q < 0.0) q = 0.0;
+            else if (q > 255.0) q = 255.0;
+            out[i] = (uint8_t)q;
+        }
+        Py_ssize_t cap = (Py_ssize_t)(champ_ptr[t + 1] - champ_ptr[t]), n = 0;
+        if (cap > 0) {
+            for (int64_t i = 0; i < len; i++) {
+                /* Full, and not above the worst kept (a tie loses: a later passage). */
+                if (n == cap && !(w[i] > heap[0].w) && !isnan(heap[0].w)) continue;
+                Champ c = {w[i], i};
+                n = champ_push(heap, n, cap, c);
+            }
+            qsort(heap, (size_t)n, sizeof(Champ), cmp_champ_desc);
+            int32_t *cd = champ_docs + champ_ptr[t];
+            for (Py_ssize_t i = 0; i < n; i++) cd[i] = docs[s + heap[i].pos];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(norm); free(w); free(heap);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "damaged postings: a passage number outside the index");
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (int i = 0; i < 10; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"topk", topk, METH_VARARGS,
      "Exact BM25Okapi top k by MaxScore over 8-bit impact bounds, rescored exactly."},
+    {"finish", finish, METH_VARARGS,
+     "Term maxima, impact steps, 8-bit impacts and champions from tf, dl and idf."},
     {NULL, NULL, 0, NULL},
 };
 

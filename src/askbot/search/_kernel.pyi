@@ -25,3 +25,19 @@ def topk(
     prune: bool = True,
     /,
 ) -> tuple[int, int, int]: ...
+def finish(
+    indptr: Any,
+    docs: Any,
+    tfs: Any,
+    doc_len: Any,
+    idf: Any,
+    k1: float,
+    b: float,
+    avgdl: float,
+    champ_ptr: Any,
+    term_max: Any,
+    delta: Any,
+    impacts: Any,
+    champ_docs: Any,
+    /,
+) -> None: ...

@@ -375,7 +375,7 @@ def filtered_search(
         posted = np.asarray(index.docs[s:e])
         keep = mask[posted]
         docs.append(posted[keep].astype(np.int64))
-        weights.append(np.asarray(index.weights[s:e])[keep])
+        weights.append(index.term_weights(t, np.flatnonzero(keep)))
     if not docs or not sum(d.size for d in docs):
         return []
     unique, inverse = np.unique(np.concatenate(docs), return_inverse=True)
@@ -403,7 +403,7 @@ def passage_scores(
         posted = np.asarray(index.docs[s:e])
         at = np.minimum(np.searchsorted(posted, docs), posted.shape[0] - 1)
         found = posted[at] == docs
-        scores[found] += np.asarray(index.weights[s:e])[at[found]]
+        scores[found] += index.term_weights(t, at[found])
     return scores
 
 

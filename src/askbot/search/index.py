@@ -1,6 +1,6 @@
 """Build, search, save and load the BM25Okapi index (rank-bm25's definition, exact).
 
-On-disk format (``FORMAT_VERSION`` 3), one folder per index, every array a ``.npy`` file that is
+On-disk format (``FORMAT_VERSION`` 4), one folder per index, every array a ``.npy`` file that is
 memory-mapped on load (``np.load(mmap_mode="r")``), so opening costs no reading:
 
 =====================  ===========  ===============================================================
@@ -11,8 +11,8 @@ meta.json              JSON         format, format_version, key, analyzer finger
                                     written last: a folder without it is never loaded
 indptr.npy             int64 V+1    postings of term t are ``[indptr[t], indptr[t+1])``
 docs.npy               int32 P      passage of each posting, ascending within a term
-weights.npy            float64 P    exact BM25Okapi weight of the term in the passage
-tfs.npy                int32 P      term frequency of the posting
+tfs.npy                int32 P      term frequency of the posting (its exact BM25Okapi weight is
+                                    computed from it, doc_len and idf when needed)
 df.npy, idf.npy        int64/f64 V  document frequency, rank-bm25 idf (epsilon floor applied)
 term_max.npy           float64 V    largest weight of each term (MaxScore's bound)
 champ_ptr.npy          int64 V+1    champion postings of term t: ``[champ_ptr[t], champ_ptr[t+1])``
@@ -58,7 +58,7 @@ from askbot.search.corpus import SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.models import Hit, Passage, Skipped
 
 FORMAT = "askbot-index"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
@@ -101,9 +101,7 @@ def okapi_term_weight(tf: F64, doc_len: F64, avgdl: float, idf: F64, params: BM2
 
     Written in the same operation order as ``BM25Okapi.get_scores`` so the floats agree.
     """
-    k1, b = params.k1, params.b
-    result: F64 = idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avgdl)))
-    return result
+    return pruning.okapi_weight(tf, doc_len, avgdl, idf, params.k1, params.b)
 
 
 def coverage_idf(df: int, n_docs: int) -> float:
@@ -209,9 +207,10 @@ class _ArticleTable(Sequence[ArticleInfo]):
 class Index:
     """An immutable BM25Okapi index over passages, with the passages' text and citations.
 
-    Postings are a term-major CSR matrix of precomputed exact BM25Okapi weights, so a query
-    only touches the passages that contain its terms; per-term maximum weights and champion
-    postings let the search skip most of the common terms' postings and stay exact.
+    Postings are a term-major CSR matrix of term frequencies, so a query only touches the
+    passages that contain its terms (exact BM25Okapi weights are computed from them); per-term
+    maximum weights, 8-bit impacts and champion postings let the search skip most of the common
+    terms' postings and stay exact.
     """
 
     def __init__(
@@ -223,7 +222,6 @@ class Index:
         terms: Sequence[str] | bytes,
         indptr: I64,
         docs: I32,
-        weights: F64,
         tfs: I32,
         df: I64,
         idf: F64,
@@ -259,7 +257,6 @@ class Index:
         # __getitem__ (microseconds a call), which the answer path does hundreds of times.
         self.indptr = np.asarray(indptr)
         self.docs = np.asarray(docs)
-        self.weights = np.asarray(weights)
         self.tfs = np.asarray(tfs)
         self.df = np.asarray(df)
         self.idf = np.asarray(idf)
@@ -286,7 +283,7 @@ class Index:
         total = int(doc_len.sum(dtype=np.int64))
         self.avgdl = total / self.n_docs if self.n_docs else 0.0
         self.postings = pruning.Postings(
-            indptr=self.indptr, docs=self.docs, weights=self.weights, idf=self.idf,
+            indptr=self.indptr, docs=self.docs, idf=self.idf,
             term_max=self.term_max, champ_ptr=self.champ_ptr, champ_docs=self.champ_docs,
             impacts=self.impacts, delta=self.delta, n_docs=self.n_docs, tfs=self.tfs,
             doc_len=self.doc_len, k1=params.k1, b=params.b, avgdl=self.avgdl,
@@ -385,6 +382,15 @@ class Index:
 
     # -- scoring -----------------------------------------------------------------------------
 
+    def term_weights(self, t: int, at: I64 | None = None) -> F64:
+        """Term id ``t``'s exact BM25Okapi weight in each passage of its postings (passages
+        ``docs[indptr[t]:indptr[t + 1]]``), or only at positions ``at`` of that list.
+
+        Computed from tf, doc_len and idf with ``okapi_term_weight``'s operations, so every
+        value is bitwise what rank-bm25's ``get_scores`` adds for the term.
+        """
+        return self.postings.term_weights(t, at)
+
     def get_scores(self, query: Sequence[str]) -> F64:
         """Every passage's BM25Okapi score, as ``rank_bm25.BM25Okapi.get_scores`` returns them.
 
@@ -396,7 +402,7 @@ class Index:
             if t is None:
                 continue
             s, e = int(self.indptr[t]), int(self.indptr[t + 1])
-            scores[self.docs[s:e]] += self.weights[s:e]
+            scores[self.docs[s:e]] += self.term_weights(t)
         return scores
 
     def _term_ids(self, query: Sequence[str]) -> list[int]:
@@ -452,7 +458,7 @@ class Index:
     # -- persistence -------------------------------------------------------------------------
 
     _ARRAYS = (
-        "indptr", "docs", "weights", "tfs", "df", "idf", "term_max", "champ_ptr", "champ_docs",
+        "indptr", "docs", "tfs", "df", "idf", "term_max", "champ_ptr", "champ_docs",
         "impacts", "delta", "doc_len", "p_article", "p_paragraph", "p_window", "p_speaker", "p_hash", "text_offsets",
     )  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The postings of an index: term-major CSR with exact weights, per-term bounds, champions."""
+"""The postings of an index: term-major CSR with term frequencies, per-term bounds, champions."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from askbot.search import pruning
 from askbot.search.index import F64, I32, I64, U8, BM25Params, okapi_idf, okapi_term_weight
 
 # Champion postings kept per term: a first pruning threshold, and single-term top-k for k <= this.
@@ -15,7 +16,7 @@ IMPACT_LEVELS = 255
 
 
 def build_postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> dict[str, Any]:
-    """Term-major CSR postings with term frequencies, exact weights, bounds and champions."""
+    """Term-major CSR postings with term frequencies, bounds and champions."""
     import scipy.sparse as sp  # only a build needs it; importing it costs a query process ~0.3 s
 
     n = int(doc_len.shape[0])
@@ -48,19 +49,50 @@ def build_postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> 
 
 
 def finish_postings(
-    indptr: I64, docs: I32, tf: I32, doc_len: I32, params: BM25Params
+    indptr: I64, docs: I32, tf: I32, doc_len: I32, params: BM25Params, *, compiled: bool = True
 ) -> dict[str, Any]:
     """Every postings array an ``Index`` takes, from term-major CSR (indptr, docs, tf) and lengths.
 
-    ``docs`` ascend within each term. Weights, idf, bounds and champions depend on the whole
-    corpus (N, avgdl, df), so they are always recomputed here from these corpus-independent
-    inputs; an incremental rebuild can merge (indptr, docs, tf) and call this.
+    ``docs`` ascend within each term. Idf, bounds and champions depend on the whole corpus (N,
+    avgdl, df), so they are always recomputed here from these corpus-independent inputs; an
+    incremental rebuild can merge (indptr, docs, tf) and call this. The exact weights are not
+    kept (``Index.term_weights`` computes them again): the compiled kernel derives the bounds
+    from them a term at a time; without it (or with ``compiled=False``) numpy computes the same
+    arrays from every weight at once.
     """
     n = int(doc_len.shape[0])
     v = int(indptr.shape[0]) - 1
     df = np.diff(indptr)
     idf = okapi_idf(df, n, params.epsilon)
     avgdl = int(doc_len.sum(dtype=np.int64)) / n if n else 1.0
+    champ_ptr = _champion_ptr(df)
+    if compiled and pruning.kernel_available():
+        term_max = np.empty(v, dtype=np.float64)
+        delta = np.empty(v, dtype=np.float64)
+        impacts = np.empty(docs.shape[0], dtype=np.uint8)
+        champ_docs = np.empty(int(champ_ptr[-1]), dtype=np.int32)
+        pruning.finish_postings(
+            indptr, docs, tf, doc_len, idf, params.k1, params.b, avgdl, champ_ptr,
+            term_max, delta, impacts, champ_docs,
+        )  # fmt: skip
+    else:
+        term_max, delta, impacts, champ_docs = _bounds_numpy(
+            indptr, docs, tf, doc_len, idf, params, avgdl, champ_ptr
+        )
+    return {
+        "indptr": indptr, "docs": docs, "tfs": tf, "df": df, "idf": idf,
+        "term_max": term_max, "champ_ptr": champ_ptr, "champ_docs": champ_docs,
+        "impacts": impacts, "delta": delta,
+    }  # fmt: skip
+
+
+def _bounds_numpy(
+    indptr: I64, docs: I32, tf: I32, doc_len: I32, idf: F64, params: BM25Params, avgdl: float,
+    champ_ptr: I64,
+) -> tuple[F64, F64, U8, I32]:  # fmt: skip
+    """term_max, delta, impacts and champion passages from every exact weight (numpy)."""
+    v = int(indptr.shape[0]) - 1
+    df = np.diff(indptr)
     post_terms = np.repeat(np.arange(v, dtype=np.int32), df)
     weights = np.empty(docs.shape[0], dtype=np.float64)
     step = 1 << 22  # elementwise, so chunking keeps every float and bounds the temporaries
@@ -76,12 +108,8 @@ def finish_postings(
         term_max[nonempty] = np.maximum.reduceat(weights, indptr[:-1][nonempty])
     delta, impacts = _impacts(weights, term_max, post_terms)
     del post_terms
-    champ_ptr, champ_docs = _champions(indptr, docs, weights)
-    return {
-        "indptr": indptr, "docs": docs, "weights": weights, "tfs": tf, "df": df, "idf": idf,
-        "term_max": term_max, "champ_ptr": champ_ptr, "champ_docs": champ_docs,
-        "impacts": impacts, "delta": delta,
-    }  # fmt: skip
+    champ_docs = _champions(indptr, docs, weights, champ_ptr)
+    return term_max, delta, impacts, champ_docs
 
 
 def _impacts(weights: F64, term_max: F64, post_terms: I32) -> tuple[F64, U8]:
@@ -103,14 +131,18 @@ def _impacts(weights: F64, term_max: F64, post_terms: I32) -> tuple[F64, U8]:
     return delta, impacts
 
 
-def _champions(indptr: I64, docs: I32, weights: F64) -> tuple[I64, I32]:
+def _champion_ptr(df: I64) -> I64:
+    """Champion offsets: ``CHAMPIONS`` for each term with more postings than that, else none."""
+    counts = np.where(df > CHAMPIONS, CHAMPIONS, 0).astype(np.int64)
+    champ_ptr = np.zeros(df.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=champ_ptr[1:])
+    return champ_ptr
+
+
+def _champions(indptr: I64, docs: I32, weights: F64, champ_ptr: I64) -> I32:
     """Each long term's CHAMPIONS best postings by (weight desc, passage asc)."""
     df = np.diff(indptr)
     long_terms = np.flatnonzero(df > CHAMPIONS)
-    counts = np.zeros(df.shape[0], dtype=np.int64)
-    counts[long_terms] = CHAMPIONS
-    champ_ptr = np.zeros(df.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=champ_ptr[1:])
     champ_docs = np.empty(int(champ_ptr[-1]), dtype=np.int32)
     c = CHAMPIONS
     for t in long_terms.tolist():
@@ -122,4 +154,4 @@ def _champions(indptr: I64, docs: I32, weights: F64) -> tuple[I64, I32]:
         sel = np.concatenate((above, ties))
         sel = sel[np.lexsort((sel, -w[sel]))]
         champ_docs[champ_ptr[t] : champ_ptr[t + 1]] = docs[s:e][sel]
-    return champ_ptr, champ_docs
+    return champ_docs

@@ -1,7 +1,7 @@
 """Exact top-k BM25 by dynamic pruning (progressive MaxScore over per-term maxima), in numpy.
 
-A passage's score is the sum, over query term occurrences, of the precomputed weight of that term
-in that passage. Every term's largest weight (``term_max``) bounds what it can add, so:
+A passage's score is the sum, over query term occurrences, of the weight of that term in that
+passage (``okapi_weight``, computed from the posting's term frequency and the passage's length). Every term's largest weight (``term_max``) bounds what it can add, so:
 
 1. A first threshold: score exactly the few passages of every term's champion list (its
    highest-weight postings, stored at build time); the k-th best of those is at most the true
@@ -46,13 +46,22 @@ MARGIN = 1e-9
 SMALL_WORK = 30_000
 
 
+def okapi_weight(tf: F64, doc_len: F64, avgdl: float, idf: F64, k1: float, b: float) -> F64:
+    """The score one term adds to a passage: idf * tf (k1 + 1) / (tf + k1 (1 - b + b dl / avgdl)).
+
+    Written in the same operation order as ``BM25Okapi.get_scores`` so the floats agree (the
+    compiled kernel repeats these operations in this order).
+    """
+    result: F64 = idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avgdl)))
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Postings:
     """The arrays pruning reads: CSR postings (term-major, passages ascending) and bounds."""
 
     indptr: I64
     docs: I32
-    weights: F64
     idf: F64
     term_max: F64
     champ_ptr: I64
@@ -60,12 +69,26 @@ class Postings:
     impacts: npt.NDArray[np.uint8]
     delta: F64
     n_docs: int
-    # What the compiled kernel needs to compute exact weights from term frequencies.
+    # Exact weights are computed from term frequencies and passage lengths when needed.
     tfs: I32
     doc_len: I32
     k1: float
     b: float
     avgdl: float
+
+    def term_weights(self, t: int, at: I64 | None = None) -> F64:
+        """Term ``t``'s exact weight in each of its postings, or at positions ``at`` of its list.
+
+        Bitwise the weights ``get_scores`` adds: the same operations on the same values.
+        """
+        s, e = int(self.indptr[t]), int(self.indptr[t + 1])
+        tf, docs = self.tfs[s:e], self.docs[s:e]
+        if at is not None:
+            tf, docs = tf[at], docs[at]
+        return okapi_weight(
+            tf.astype(np.float64), self.doc_len[docs].astype(np.float64), self.avgdl,
+            self.idf[t], self.k1, self.b,
+        )  # fmt: skip
 
 
 class Scratch(threading.local):
@@ -139,6 +162,20 @@ def compiled_top_k(
     return out_docs[:n], out_scores[:n]
 
 
+def finish_postings(
+    indptr: I64, docs: I32, tfs: I32, doc_len: I32, idf: F64, k1: float, b: float,
+    avgdl: float, champ_ptr: I64, term_max: F64, delta: F64, impacts: npt.NDArray[np.uint8],
+    champ_docs: I32,
+) -> None:  # fmt: skip
+    """Fill term_max, delta, impacts and champ_docs in the compiled kernel (see postings.py)."""
+    if _kernel is None:
+        raise RuntimeError("the compiled kernel is not built")
+    _kernel.finish(
+        indptr, docs, tfs, doc_len, idf, k1, b, avgdl, champ_ptr, term_max, delta, impacts,
+        champ_docs,
+    )  # fmt: skip
+
+
 def _guard(x: float) -> float:
     return MARGIN * max(1.0, abs(x))
 
@@ -150,7 +187,8 @@ def _probe(p: Postings, t: int, cand: I64 | I32) -> tuple[npt.NDArray[np.bool_],
     pos = np.searchsorted(docs, cand)
     np.minimum(pos, e - s - 1, out=pos)
     hit = docs[pos] == cand
-    w = np.where(hit, p.weights[s:e][pos], 0.0)
+    w = np.zeros(cand.shape[0], dtype=np.float64)
+    w[hit] = p.term_weights(t, pos[hit])
     return hit, w
 
 
@@ -185,7 +223,7 @@ def exhaustive(p: Postings, seq: list[int], k: int, scratch: Scratch) -> tuple[I
     for t in seq:
         s, e = int(p.indptr[t]), int(p.indptr[t + 1])
         d = p.docs[s:e]
-        acc[d] += p.weights[s:e]
+        acc[d] += p.term_weights(t)
         if t not in seen:
             seen.add(t)
             parts.append(d)
@@ -263,7 +301,7 @@ def top_k(
             break  # a passage outside the lists read so far cannot reach the top k
         s, e = int(p.indptr[t]), int(p.indptr[t + 1])
         d = p.docs[s:e]
-        w = p.weights[s:e]
+        w = p.term_weights(t)
         if counts[t] != 1:
             w = w * counts[t]
         lim = theta - suffix[j + 1]

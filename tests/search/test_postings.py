@@ -1,0 +1,82 @@
+"""finish_postings: the compiled kernel and numpy derive the same bounds and champions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from askbot.search import postings as postings_module
+from askbot.search import pruning
+from askbot.search.index import BM25Params
+from askbot.search.postings import finish_postings
+
+pytestmark = pytest.mark.skipif(not pruning.kernel_available(), reason="kernel not built")
+
+
+def _random_postings(
+    seed: int, n: int, v: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Term-major CSR over n passages; few lengths and tfs, so many weights tie exactly."""
+    rng = np.random.default_rng(seed)
+    doc_len = rng.integers(1, 5, n).astype(np.int32)
+    lists = [
+        np.sort(rng.choice(n, int(rng.integers(0, n // (t + 1) + 1)), replace=False))
+        for t in range(v)
+    ]
+    indptr = np.zeros(v + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in lists], out=indptr[1:])
+    docs = np.concatenate(lists).astype(np.int32)
+    tfs = rng.integers(1, 4, docs.shape[0]).astype(np.int32)
+    return indptr, docs, tfs, doc_len
+
+
+def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype, name
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 400),
+    v=st.integers(1, 40),
+    k1=st.sampled_from([0.0, 0.9, 1.5, 2.0]),
+    b=st.sampled_from([0.0, 0.5, 0.75, 1.0]),
+    epsilon=st.sampled_from([0.0, 0.25, -1.0]),
+)
+def test_compiled_and_numpy_bounds_are_bitwise_equal(
+    seed: int, n: int, v: int, k1: float, b: float, epsilon: float
+) -> None:
+    """term_max, delta, impacts and champions (ties by passage) agree bit for bit, any params."""
+    indptr, docs, tfs, doc_len = _random_postings(seed, n, v)
+    params = BM25Params(k1=k1, b=b, epsilon=epsilon)
+    compiled = finish_postings(indptr, docs, tfs, doc_len, params)
+    numpy = finish_postings(indptr, docs, tfs, doc_len, params, compiled=False)
+    _assert_same(compiled, numpy)
+
+
+def test_compiled_champions_break_ties_by_passage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One term, every weight equal: its champions are its first passages, as numpy picks them."""
+    monkeypatch.setattr(postings_module, "CHAMPIONS", 3)
+    indptr = np.array([0, 10], dtype=np.int64)
+    docs = np.arange(10, dtype=np.int32) * 2
+    tfs = np.ones(10, dtype=np.int32)
+    doc_len = np.full(20, 4, dtype=np.int32)
+    compiled = finish_postings(indptr, docs, tfs, doc_len, BM25Params())
+    assert compiled["champ_docs"].tolist() == [0, 2, 4]
+    _assert_same(
+        compiled, finish_postings(indptr, docs, tfs, doc_len, BM25Params(), compiled=False)
+    )
+
+
+def test_compiled_finish_refuses_a_passage_outside_the_index() -> None:
+    """A damaged posting (passage number >= N) is a ValueError, not a read past the lengths."""
+    indptr = np.array([0, 2], dtype=np.int64)
+    docs = np.array([0, 7], dtype=np.int32)
+    tfs = np.ones(2, dtype=np.int32)
+    with pytest.raises(ValueError, match="outside the index"):
+        finish_postings(indptr, docs, tfs, np.ones(3, dtype=np.int32), BM25Params())
