@@ -6,7 +6,7 @@ Run (1M passages, the saved index copied to a scratch data folder, questions unt
 of the whole corpus has finished):
     .venv/bin/python bench/load.py --corpus bench/_data/corpus-1000000 \
         --saved-index bench/_data/askbot-1000000 --concurrency 5 --until-reindexed \
-        --question-set squad
+        --cold-reindex --question-set squad
 
 The bot runs as its own process, started exactly as a user starts it (`python -m askbot run`),
 pointed at the test suite's fake Discord server on 127.0.0.1 in this process. The bot measures
@@ -20,8 +20,12 @@ and whether every question was answered and logged. Exits 1 unless every questio
 and logged, the bot exited 0, the max lag stayed under 100 ms and the first answer came within
 1 s of READY.
 
+With --add-articles N the corpus is a hard-linked copy of --corpus in the scratch folder, and N new
+articles are written to a new file in it just before /reindex: an incremental reindex, which the
+worker compares with the index it replaces (with --cold-reindex: a full build, compared by the bot).
+
 The bot never writes into --corpus: a --saved-index is copied into a scratch data folder, so the
-reindex replaces the copy, not the original.
+reindex replaces the copy, not the original; --add-articles only adds a file to the linked copy.
 """
 
 from __future__ import annotations
@@ -76,6 +80,28 @@ def synth_corpus(target: Path, articles: int, seed: int) -> None:
             fh.write(json.dumps(row) + "\n")
 
 
+def link_corpus(source: Path, target: Path) -> None:
+    """A copy of ``source`` whose files are hard links (same names, sizes and times)."""
+    for path in sorted(source.rglob("*")):
+        dest = target / path.relative_to(source)
+        if path.is_dir():
+            dest.mkdir(parents=True, exist_ok=True)
+        elif path.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, dest)
+
+
+def add_articles(corpus: Path, count: int, seed: int) -> None:
+    """``count`` new articles in a new file (never an edit of a linked file, which is shared)."""
+    rng = random.Random(seed)
+    words = " ".join(p.read_text(encoding="utf-8") for p in (REPO / "corpus").rglob("*.md")).split()
+    with open(corpus / "zz-load-added.jsonl", "x", encoding="utf-8") as fh:
+        for i in range(count):
+            paragraphs = [" ".join(rng.choices(words, k=60)) + "." for _ in range(10)]
+            row = {"id": f"load-added/{i}", "title": f"Added {i}", "text": "\n\n".join(paragraphs)}
+            fh.write(json.dumps(row) + "\n")
+
+
 def copy_saved_index(source: Path, data: Path) -> None:
     """Copy the saved index folders of ``source`` (a data folder or its index/) into ``data``."""
     root = source / "index" if (source / "index").is_dir() else source
@@ -110,7 +136,11 @@ def pct(values: list[float], q: float) -> float:
 
 async def main_async(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="askbot-load-", dir=args.scratch))
-    if args.corpus is not None:
+    if args.corpus is not None and args.add_articles:
+        corpus = work / "corpus"
+        link_corpus(args.corpus.resolve(), corpus)
+        corpus_label = f"{args.corpus} (linked copy, +{args.add_articles} articles before /reindex)"
+    elif args.corpus is not None:
         corpus = args.corpus.resolve()
         corpus_label = str(args.corpus)
     else:
@@ -182,6 +212,8 @@ async def main_async(args: argparse.Namespace) -> int:
             # The bot has the saved index memory-mapped (unlinked files stay readable); with no
             # saved index to reuse, the reindex reads and analyses the whole corpus.
             shutil.rmtree(data / "index")
+        if args.add_articles:
+            add_articles(corpus, args.add_articles, args.seed)
         ready_s = ready_at - spawned
         rss_before = rss_mb(bot.pid)
         semaphore = asyncio.Semaphore(args.concurrency)
@@ -340,6 +372,10 @@ def main() -> int:
     parser.add_argument(
         "--cold-reindex", action="store_true",
         help="delete the saved index once the bot has loaded it, so the reindex is a full build",
+    )  # fmt: skip
+    parser.add_argument(
+        "--add-articles", type=int, default=0, metavar="N",
+        help="with --corpus: add N articles (a new file in a linked copy) before the reindex",
     )  # fmt: skip
     parser.add_argument("--startup-timeout", type=float, default=120.0)
     parser.add_argument("--reindex-timeout", type=float, default=900.0)
