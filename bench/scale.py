@@ -162,6 +162,19 @@ def _resident_mb() -> float:
     return float("nan")
 
 
+def _resident_by_mapping() -> dict[str, float]:
+    """Resident MB per mapped file (by file name) and of anonymous memory, from smaps."""
+    out: dict[str, float] = {}
+    name = "anonymous"
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(None, 5)
+        if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:
+            name = Path(head[5]).name if len(head) == 6 and head[5].startswith("/") else "anonymous"
+        elif head and head[0] == "Rss:":
+            out[name] = out.get(name, 0.0) + int(head[1]) / 1024
+    return dict(sorted(((k, round(v, 1)) for k, v in out.items() if v >= 1), key=lambda kv: -kv[1]))
+
+
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
@@ -286,6 +299,7 @@ def child_askbot_query(size: int, path: str, sample: int) -> dict[str, Any]:
     answer_ms = _timed_rounds(lambda q: build_answer(q, index, analyzer), qs)
     # Resident after load + the 200 questions (before the exhaustive runs touch every posting).
     resident = _resident_mb()
+    resident_by = _resident_by_mapping()
     results = [[h.doc for h in index.search(q, K)] for q in terms]
     # The same compiled search with pruning off: every posting of every query term scanned.
     exhaustive_ms = _timed_rounds(lambda q: index.search_exhaustive(q, K, compiled=True), terms)
@@ -296,7 +310,7 @@ def child_askbot_query(size: int, path: str, sample: int) -> dict[str, Any]:
     return {
         "load_s": open_s, "first_query_ms": first_ms, "first_answer_ms": first_answer_ms,
         "search_ms": search_ms, "exhaustive_ms": exhaustive_ms, "answer_ms": answer_ms,
-        "results": results, "resident_mb": resident, "peak_mb": _peak_mb(),
+        "results": results, "resident_mb": resident, "resident_by": resident_by, "peak_mb": _peak_mb(),
         "query_terms": lengths, "scanned": scanned, "probed": probed,
         "compiled": pruning.kernel_available(),
         "postings_touched": [sum(index.document_frequency(t) for t in set(q)) for q in terms],

@@ -1,0 +1,70 @@
+"""residency.py: a served index's maps become resident only where they are read."""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from askbot.search import residency
+
+
+def _resident_kb(path: Path) -> int:
+    """Resident KB of this process's mappings of ``path`` (from /proc/self/smaps)."""
+    total, current = 0, None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:
+            current = head[5] if len(head) > 5 else None
+        elif head and head[0] == "Rss:" and current == str(path):
+            total += int(head[1])
+    return total
+
+
+def _written(tmp_path: Path, mb: int = 64) -> Path:
+    path = tmp_path / "postings.npy"
+    np.save(path, np.arange(mb * 2**18, dtype=np.int32))
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+    return path
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/smaps").exists() or not hasattr(os, "posix_fadvise"),
+    reason="needs Linux smaps and posix_fadvise",
+)
+def test_random_reads_of_a_dropped_advised_map_stay_a_few_pages(tmp_path: Path) -> None:
+    """100 scattered reads keep ~100 pages resident, not the large folios of the write."""
+    path = _written(tmp_path)
+    residency.drop_cached([path])
+    array = np.load(path, mmap_mode="r")
+    view = np.asarray(array)[10:]  # a plain view of the map, as Index keeps them
+    assert residency.advise_random([view, array]) == 1
+    picks = np.random.default_rng(0).integers(0, view.shape[0], 100)
+    assert sum(int(view[i]) for i in picks.tolist()) == sum(int(i) + 10 for i in picks.tolist())
+    assert _resident_kb(path) <= 100 * 4 * 2  # at most a neighbour page per read
+    del view, array
+
+
+def test_arrays_without_a_map_are_not_advised() -> None:
+    """In-memory arrays and other objects are skipped."""
+    assert residency.advise_random([np.zeros(10), b"bytes", None]) == 0
+
+
+def test_dropping_missing_files_is_harmless(tmp_path: Path) -> None:
+    """A file that went is skipped; the data of the others stays readable."""
+    path = _written(tmp_path, mb=1)
+    residency.drop_cached([tmp_path / "gone.npy", path])
+    assert int(np.load(path, mmap_mode="r")[12345]) == 12345
+
+
+def test_a_closed_map_is_not_advised(tmp_path: Path) -> None:
+    """A map already closed (an index being dropped) is skipped, not an error."""
+    path = _written(tmp_path, mb=1)
+    with open(path, "rb") as fh:
+        mapping = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    mapping.close()
+    assert residency.advise_random([mapping]) == 0
