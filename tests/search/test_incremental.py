@@ -13,7 +13,7 @@ from conftest import BUNDLED_CORPUS, write
 
 from askbot.search import build as build_module
 from askbot.search import corpus as corpus_module
-from askbot.search import incremental, tokenize_parallel
+from askbot.search import incremental, pruning, tokenize_parallel
 from askbot.search.analysis import Analyzer
 from askbot.search.index import BM25Params, Index
 from askbot.search.store import IndexSpec, Opened, build_and_save, compare
@@ -115,6 +115,19 @@ def test_reindex_gives_every_passage_the_cold_build_score(corpus: Path, tmp_path
         )
         cold_scores = cold.index.get_scores(terms)
         assert {cold.index.passage_id(d): s for d, s in enumerate(cold_scores)} == by_id
+
+
+def test_reindexed_passages_keep_the_cold_build_texts(corpus: Path, tmp_path: Path) -> None:
+    """Kept texts (copied from the saved texts.bin) and new ones, by passage id, as a cold build."""
+    _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    cold = _build(corpus, tmp_path / "cold", full=True)
+    for index in (new.index, Index.load(new.path)):
+        texts = {index.passage_id(d): index.text(d) for d in range(index.n_docs)}
+        assert texts == {
+            cold.index.passage_id(d): cold.index.text(d) for d in range(cold.index.n_docs)
+        }
 
 
 def test_new_term_appears_and_a_vanished_term_is_dropped(corpus: Path, tmp_path: Path) -> None:
@@ -322,3 +335,19 @@ def test_reindex_of_a_reindexed_index_is_exact(corpus: Path, tmp_path: Path) -> 
     new = _build(corpus, tmp_path / "idx").index
     assert "reindexed_from" in new.meta
     _assert_same_scores(new, _build(corpus, tmp_path / "cold", full=True).index)
+
+
+def test_reindex_without_the_compiled_kernel_gives_identical_arrays(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy's merge and bounds (no C compiler) produce the kernel's arrays, bit for bit."""
+    _build(corpus, tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    _change(corpus)
+    compiled = _build(corpus, tmp_path / "a").index
+    monkeypatch.setattr(pruning, "USE_KERNEL", False)
+    fallback = _build(corpus, tmp_path / "b").index
+    assert "reindexed_from" in compiled.meta and "reindexed_from" in fallback.meta
+    assert compiled.terms == fallback.terms
+    for name in Index._ARRAYS:
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(fallback, name), name)

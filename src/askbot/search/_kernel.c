@@ -587,11 +587,93 @@ done:
     return result;
 }
 
+/*
+ * merge(o_indptr, o_docs, o_tfs, remap, old_of_u, f_indptr, f_docs, f_tfs, fresh_of_u, base,
+ *       out_indptr, out_docs, out_tfs) -> postings written
+ *
+ * An incremental reindex's postings in one pass: for each term u of the union vocabulary (in
+ * order), the saved postings of its saved term old_of_u[u] whose passage is kept (remap[d] >= 0,
+ * renumbered to remap[d]), then the fresh postings of its fresh term fresh_of_u[u] (passage +
+ * base); -1 means the term has none of that kind. out_indptr (U + 1) gets the offsets; out_docs
+ * and out_tfs must hold every saved and fresh posting.
+ */
+static PyObject *merge(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer b[12];
+    long long base;
+    memset(b, 0, sizeof(b));
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*Lw*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4],
+                          &b[5], &b[6], &b[7], &b[8], &base, &b[9], &b[10], &b[11]))
+        return NULL;
+    PyObject *result = NULL;
+    const int64_t *o_indptr = b[0].buf, *f_indptr = b[5].buf;
+    const int32_t *o_docs = b[1].buf, *o_tfs = b[2].buf, *remap = b[3].buf;
+    const int32_t *f_docs = b[6].buf, *f_tfs = b[7].buf;
+    const int64_t *old_of_u = b[4].buf, *fresh_of_u = b[8].buf;
+    int64_t *out_indptr = b[9].buf;
+    int32_t *out_docs = b[10].buf, *out_tfs = b[11].buf;
+    Py_ssize_t v_old = b[0].len / 8 - 1, v_fresh = b[5].len / 8 - 1, n_union = b[4].len / 8;
+    Py_ssize_t n_old = b[1].len / 4, n_fresh = b[6].len / 4, n_remap = b[3].len / 4;
+    Py_ssize_t cap = b[10].len / 4;
+    if (v_old < 0 || v_fresh < 0 || b[2].len != b[1].len || b[7].len != b[6].len ||
+        b[8].len != b[4].len || b[9].len != 8 * (n_union + 1) || b[11].len != b[10].len ||
+        cap < n_old + n_fresh || o_indptr[v_old] != n_old || f_indptr[v_fresh] != n_fresh) {
+        PyErr_SetString(PyExc_ValueError, "merge arrays of unexpected sizes");
+        goto done;
+    }
+    for (Py_ssize_t u = 0; u < n_union; u++) {
+        int64_t o = old_of_u[u], f = fresh_of_u[u];
+        if (o < -1 || o >= v_old || f < -1 || f >= v_fresh ||
+            (o >= 0 && (o_indptr[o] < 0 || o_indptr[o] > o_indptr[o + 1] || o_indptr[o + 1] > n_old)) ||
+            (f >= 0 && (f_indptr[f] < 0 || f_indptr[f] > f_indptr[f + 1] || f_indptr[f + 1] > n_fresh))) {
+            PyErr_SetString(PyExc_ValueError, "damaged postings or term maps");
+            goto done;
+        }
+    }
+    int bad = 0;
+    int64_t at = 0;
+    Py_BEGIN_ALLOW_THREADS
+    out_indptr[0] = 0;
+    for (Py_ssize_t u = 0; u < n_union && !bad; u++) {
+        int64_t o = old_of_u[u], f = fresh_of_u[u];
+        if (o >= 0) {
+            for (int64_t p = o_indptr[o]; p < o_indptr[o + 1]; p++) {
+                int32_t d = o_docs[p];
+                if (d < 0 || d >= n_remap) { bad = 1; break; }
+                int32_t r = remap[d];
+                if (r < 0) continue;
+                out_docs[at] = r;
+                out_tfs[at] = o_tfs[p];
+                at++;
+            }
+        }
+        if (f >= 0) {
+            for (int64_t p = f_indptr[f]; p < f_indptr[f + 1]; p++) {
+                out_docs[at] = (int32_t)(f_docs[p] + base);
+                out_tfs[at] = f_tfs[p];
+                at++;
+            }
+        }
+        out_indptr[u + 1] = at;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "damaged postings: a passage number outside the index");
+        goto done;
+    }
+    result = PyLong_FromLongLong(at);
+done:
+    for (int i = 0; i < 12; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"topk", topk, METH_VARARGS,
      "Exact BM25Okapi top k by MaxScore over 8-bit impact bounds, rescored exactly."},
     {"finish", finish, METH_VARARGS,
      "Term maxima, impact steps, 8-bit impacts and champions from tf, dl and idf."},
+    {"merge", merge, METH_VARARGS,
+     "Saved postings of kept passages and fresh postings, term by term, in one pass."},
     {NULL, NULL, 0, NULL},
 };
 

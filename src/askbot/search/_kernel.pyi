@@ -41,3 +41,19 @@ def finish(
     champ_docs: Any,
     /,
 ) -> None: ...
+def merge(
+    o_indptr: Any,
+    o_docs: Any,
+    o_tfs: Any,
+    remap: Any,
+    old_of_u: Any,
+    f_indptr: Any,
+    f_docs: Any,
+    f_tfs: Any,
+    fresh_of_u: Any,
+    base: int,
+    out_indptr: Any,
+    out_docs: Any,
+    out_tfs: Any,
+    /,
+) -> int: ...

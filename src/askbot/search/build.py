@@ -193,18 +193,25 @@ class TextSpool:
     """Passage texts appended in order, then one uint8 array.
 
     Without a folder, one growing buffer (realloc extends it in place; a list of parts joined at
-    the end would hold the corpus text twice). With a folder, an unlinked temporary file there,
-    memory-mapped at the end: the text lives in the page cache, not in this process's heap, and
-    nothing is left behind if the process dies.
+    the end would hold the corpus text twice). With a folder, an unnamed temporary file there
+    (``O_TMPFILE``, or a file unlinked at once), memory-mapped at the end: the text lives in the
+    page cache, not in this process's heap, and nothing is left behind if the process dies. An
+    ``O_TMPFILE`` spool can be given a name later (``link``), so saving the index need not write
+    the texts again.
     """
 
     def __init__(self, folder: Path | None = None) -> None:
         self._buffer = bytearray()
         self._file: Any = None
+        self._linkable = False
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=".tmp-text-", dir=folder)
-            os.unlink(name)
+            try:
+                fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o644)
+                self._linkable = True
+            except (AttributeError, OSError):  # not Linux, or a file system without it
+                fd, name = tempfile.mkstemp(prefix=".tmp-text-", dir=folder)
+                os.unlink(name)
             self._file = os.fdopen(fd, "w+b")
 
     def append(self, data: bytes | memoryview) -> None:
@@ -213,16 +220,56 @@ class TextSpool:
         else:
             self._buffer += data
 
+    def append_file(self, fd: int, start: int, end: int) -> None:
+        """Append bytes [start, end) of the open file ``fd``, copied by the kernel when it can."""
+        if self._file is None:
+            self._buffer += os.pread(fd, end - start, start)
+            return
+        self._file.flush()
+        out = self._file.fileno()
+        try:
+            while start < end:
+                copied = os.copy_file_range(fd, out, end - start, start)
+                if copied == 0:
+                    raise OSError("source file shorter than expected")
+                start += copied
+        except OSError:  # no copy_file_range here (or it refused): read and write
+            self._file.seek(0, os.SEEK_END)
+            while start < end:
+                chunk = os.pread(fd, min(end - start, 1 << 24), start)
+                if not chunk:
+                    raise
+                self._file.write(chunk)
+                start += len(chunk)
+        else:
+            self._file.seek(0, os.SEEK_END)
+
     def finish(self) -> npt.NDArray[np.uint8] | bytes:
         """The texts so far as one read-only array (or b"" when empty)."""
         if self._file is None:
             return np.frombuffer(self._buffer, dtype=np.uint8) if self._buffer else b""
-        with self._file as fh:
-            fh.flush()
-            if fh.tell() == 0:
-                return b""
-            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        fh = self._file
+        fh.flush()
+        if fh.tell() == 0:
+            fh.close()
+            return b""
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        if not self._linkable:
+            fh.close()
         return np.frombuffer(mapped, dtype=np.uint8)
+
+    def link(self, dest: Path) -> bool:
+        """Give the finished spool the name ``dest`` (a hard link); False when it cannot."""
+        if not self._linkable or self._file is None or self._file.closed:
+            return False
+        # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd names an O_TMPFILE file; os.link only
+        # calls linkat (rather than link, which would link the /proc symlink) given a dir fd.
+        parent = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.link(f"/proc/self/fd/{self._file.fileno()}", dest.name, dst_dir_fd=parent)
+        finally:
+            os.close(parent)
+        return True
 
 
 def _corpus_bytes(base: Path) -> int:
@@ -341,6 +388,7 @@ def _build(
         p_hash=_cat(columns["hashes"], np.int64),
         text_offsets=offsets,
         text_blob=text.finish(),
+        text_link=text.link,
         speakers=list(speakers),
         skipped=skipped,
         meta={"avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0},

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from askbot.search import pruning
 from askbot.search.analysis import Analyzer
 from askbot.search.build import TextSpool, build_changed_index
 from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS, FileStamp
@@ -247,7 +248,7 @@ def merge(
     phases.done("finish_postings")
 
     speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
-    text_offsets, text_blob = _merge_texts(old, keep_doc, fresh, spill_dir)
+    text_offsets, text_blob, text_link = _merge_texts(old, keep_doc, fresh, spill_dir)
     phases.done("merge_texts")
     infos = [
         ArticleInfo(
@@ -300,6 +301,7 @@ def merge(
         p_hash=np.concatenate((np.asarray(old.p_hash)[keep_doc], np.asarray(fresh.p_hash))),
         text_offsets=text_offsets,
         text_blob=text_blob,
+        text_link=text_link,
         speakers=speakers,
         skipped=list(fresh.skipped),
         meta={
@@ -317,33 +319,17 @@ def merge(
 
 
 def _merge_postings(
-    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int
+    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int, *, compiled: bool = True
 ) -> tuple[list[str], I64, I32, I32]:
     """Term-major CSR of kept + fresh passages: per term, kept postings then fresh ones.
 
     Terms stay sorted (term id = rank) and terms left without postings are dropped, as a cold
-    build of the same corpus has them.
+    build of the same corpus has them. The compiled kernel does it in one pass; numpy (without
+    it, or ``compiled=False``) gives the same arrays.
     """
-    o_indptr = np.asarray(old.indptr, dtype=np.int64)
-    o_docs = np.asarray(old.docs)
-    o_tfs = np.asarray(old.tfs)
     o_terms = old.terms
     v_old = len(o_terms)
-    if bool(keep_doc.all()):
-        k_docs, k_tfs = o_docs, o_tfs
-        kept_df = np.diff(o_indptr)
-    else:
-        posting_kept = keep_doc[o_docs]
-        k_docs = remap[o_docs[posting_kept]]
-        k_tfs = o_tfs[posting_kept]
-        dropped = np.flatnonzero(~posting_kept)
-        del posting_kept
-        dropped_terms = np.searchsorted(o_indptr, dropped, side="right") - 1
-        kept_df = np.diff(o_indptr) - np.bincount(dropped_terms, minlength=v_old)
-
     f_terms = fresh.terms
-    f_indptr = np.asarray(fresh.indptr, dtype=np.int64)
-    f_df = np.diff(f_indptr)
     # Where each fresh term falls in the saved (sorted) vocabulary; Python's str order, as sorted().
     at = [bisect.bisect_left(o_terms, t) for t in f_terms]
     shared = np.fromiter(
@@ -362,30 +348,81 @@ def _merge_postings(
     u_fresh[shared] = u_old[pos[shared]]
     u_fresh[~shared] = inserted + np.arange(inserted.shape[0], dtype=np.int64)
     n_union = v_old + int(inserted.shape[0])
-    df_old_u = np.zeros(n_union, dtype=np.int64)
-    df_old_u[u_old] = kept_df
-    df_u = df_old_u.copy()
-    df_u[u_fresh] += f_df
-    alive = df_u > 0
     union_terms: list[str] = [""] * n_union
     for i, u in enumerate(u_old.tolist()):
         union_terms[u] = o_terms[i]
     for j, u in enumerate(u_fresh.tolist()):
         union_terms[u] = f_terms[j]
+    if compiled and pruning.kernel_available():
+        u_indptr, docs, tfs = _merge_compiled(old, keep_doc, remap, fresh, n_kept, u_old, u_fresh)
+    else:
+        u_indptr, docs, tfs = _merge_numpy(old, keep_doc, remap, fresh, n_kept, u_old, u_fresh)
+    alive = np.diff(u_indptr) > 0
     terms = [t for t, a in zip(union_terms, alive.tolist(), strict=True) if a]
-    final_id = np.cumsum(alive) - 1
     indptr = np.zeros(len(terms) + 1, dtype=np.int64)
-    np.cumsum(df_u[alive], out=indptr[1:])
-    total = int(indptr[-1])
+    indptr[1:] = u_indptr[1:][alive]  # a dropped term adds no postings: the offsets carry over
+    if docs.shape[0] != int(indptr[-1]):
+        raise ReindexUnsupported("merged postings do not add up")
+    return terms, indptr, docs, tfs
 
+
+def _merge_compiled(
+    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int, u_old: I64, u_fresh: I64
+) -> tuple[I64, I32, I32]:
+    """Union-vocabulary offsets, passages and tfs from the compiled kernel (one pass)."""
+    n_union = int(u_old.shape[0]) + int(u_fresh.shape[0]) - int(np.isin(u_fresh, u_old).sum())
+    old_of_u = np.full(n_union, -1, dtype=np.int64)
+    old_of_u[u_old] = np.arange(u_old.shape[0], dtype=np.int64)
+    fresh_of_u = np.full(n_union, -1, dtype=np.int64)
+    fresh_of_u[u_fresh] = np.arange(u_fresh.shape[0], dtype=np.int64)
+    o_docs, f_docs = np.asarray(old.docs), np.asarray(fresh.docs, dtype=np.int32)
+    cap = int(o_docs.shape[0]) + int(f_docs.shape[0])
+    u_indptr = np.empty(n_union + 1, dtype=np.int64)
+    docs = np.empty(cap, dtype=np.int32)
+    tfs = np.empty(cap, dtype=np.int32)
+    total = pruning.merge_postings(
+        np.asarray(old.indptr, dtype=np.int64), o_docs, np.asarray(old.tfs),
+        np.where(keep_doc, remap, -1).astype(np.int32), old_of_u,
+        np.asarray(fresh.indptr, dtype=np.int64), f_docs, np.asarray(fresh.tfs, dtype=np.int32),
+        fresh_of_u, n_kept, u_indptr, docs, tfs,
+    )  # fmt: skip
+    return u_indptr, docs[:total], tfs[:total]
+
+
+def _merge_numpy(
+    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int, u_old: I64, u_fresh: I64
+) -> tuple[I64, I32, I32]:
+    """``_merge_compiled`` in numpy: the kept postings cut after each fresh term's own."""
+    o_indptr = np.asarray(old.indptr, dtype=np.int64)
+    o_docs = np.asarray(old.docs)
+    o_tfs = np.asarray(old.tfs)
+    v_old = int(o_indptr.shape[0]) - 1
+    if bool(keep_doc.all()):
+        k_docs, k_tfs = o_docs, o_tfs
+        kept_df = np.diff(o_indptr)
+    else:
+        posting_kept = keep_doc[o_docs]
+        k_docs = remap[o_docs[posting_kept]]
+        k_tfs = o_tfs[posting_kept]
+        dropped = np.flatnonzero(~posting_kept)
+        del posting_kept
+        dropped_terms = np.searchsorted(o_indptr, dropped, side="right") - 1
+        kept_df = np.diff(o_indptr) - np.bincount(dropped_terms, minlength=v_old)
+    f_indptr = np.asarray(fresh.indptr, dtype=np.int64)
+    n_union = v_old + int(u_fresh.shape[0]) - int(np.isin(u_fresh, u_old).sum())
+    df_old_u = np.zeros(n_union, dtype=np.int64)
+    df_old_u[u_old] = kept_df
+    df_u = df_old_u.copy()
+    df_u[u_fresh] += np.diff(f_indptr)
+    u_indptr = np.zeros(n_union + 1, dtype=np.int64)
+    np.cumsum(df_u, out=u_indptr[1:])
     f_docs = np.asarray(fresh.docs, dtype=np.int32) + np.int32(n_kept)
     f_tfs = np.asarray(fresh.tfs, dtype=np.int32)
     if f_docs.size == 0:
-        return terms, indptr, np.ascontiguousarray(k_docs, np.int32), np.ascontiguousarray(k_tfs)
+        return u_indptr, np.ascontiguousarray(k_docs, np.int32), np.ascontiguousarray(k_tfs)
     # Each fresh term's postings go after the kept postings of its term: cut the kept stream
-    # (in final term order) after that term and splice them in, all in one concatenate.
-    fid = final_id[u_fresh]
-    kept_through = np.cumsum(df_old_u[alive])[fid].tolist()
+    # (in union term order) after that term and splice them in, all in one concatenate.
+    kept_through = np.cumsum(df_old_u)[u_fresh].tolist()
     f_starts = f_indptr.tolist()
     doc_parts: list[npt.NDArray[np.int32]] = []
     tf_parts: list[npt.NDArray[np.int32]] = []
@@ -398,9 +435,7 @@ def _merge_postings(
     tf_parts.append(k_tfs[cut:])
     docs = np.concatenate(doc_parts).astype(np.int32, copy=False)
     tfs = np.concatenate(tf_parts).astype(np.int32, copy=False)
-    if docs.shape[0] != total:
-        raise ReindexUnsupported("merged postings do not add up")
-    return terms, indptr, docs, tfs
+    return u_indptr, docs, tfs
 
 
 def _merge_speakers(old: Index, keep_doc: Bools, fresh: Index) -> tuple[list[str], I32]:
@@ -427,23 +462,32 @@ def _as_bytes(blob: bytes | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
 def _merge_texts(
     old: Index, keep_doc: Bools, fresh: Index, spill_dir: Path | None
-) -> tuple[I64, npt.NDArray[np.uint8] | bytes]:
-    """Text offsets and blob: the kept passages' texts (a few long runs), then the fresh ones."""
+) -> tuple[I64, npt.NDArray[np.uint8] | bytes, Callable[[Path], bool]]:
+    """Text offsets and blob: the kept passages' texts (a few long runs), then the fresh ones.
+
+    The kept runs are copied from the saved texts.bin by the kernel (``copy_file_range``) when
+    the saved index has one, without passing through this process.
+    """
     offsets = np.asarray(old.text_offsets, dtype=np.int64)
     edges = np.diff(np.concatenate(([0], keep_doc.view(np.int8), [0])))
     run_starts = np.flatnonzero(edges == 1).tolist()
     run_ends = np.flatnonzero(edges == -1).tolist()
-    o_blob = _as_bytes(old.text_blob)
     spool = TextSpool(spill_dir)
-    for s, e in zip(run_starts, run_ends, strict=True):
-        spool.append(np.ascontiguousarray(o_blob[offsets[s] : offsets[e]]).data)
+    if old.text_path is not None:
+        with open(old.text_path, "rb") as src:
+            for s, e in zip(run_starts, run_ends, strict=True):
+                spool.append_file(src.fileno(), int(offsets[s]), int(offsets[e]))
+    else:
+        o_blob = _as_bytes(old.text_blob)
+        for s, e in zip(run_starts, run_ends, strict=True):
+            spool.append(np.ascontiguousarray(o_blob[offsets[s] : offsets[e]]).data)
     spool.append(np.ascontiguousarray(_as_bytes(fresh.text_blob)).data)
     lengths = np.concatenate(
         (np.diff(offsets)[keep_doc], np.diff(np.asarray(fresh.text_offsets, dtype=np.int64)))
     )
     text_offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
     np.cumsum(lengths, out=text_offsets[1:])
-    return text_offsets, spool.finish()
+    return text_offsets, spool.finish(), spool.link
 
 
 def unchanged(

@@ -42,6 +42,7 @@ import hashlib
 import json
 import math
 import os
+import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -243,6 +244,7 @@ class Index:
         skipped: list[Skipped],
         meta: dict[str, Any] | None = None,
         text_file: Path | None = None,
+        text_link: Callable[[Path], bool] | None = None,
     ) -> None:
         self.params = params
         self.analyzer_fingerprint = analyzer_fingerprint
@@ -276,6 +278,10 @@ class Index:
         self.text_blob = text_blob
         # A loaded index reads passage texts from texts.bin with pread (see _FileRanges).
         self._texts = _FileRanges(text_file) if text_file is not None else None
+        self.text_path = text_file
+        # Links the file holding ``text_blob`` (a build's spool) to a path; save then need not
+        # write the texts again. False when it cannot (save writes them).
+        self._text_link = text_link
         self.speakers = speakers
         self.skipped = skipped
         self.meta = meta or {}
@@ -473,27 +479,8 @@ class Index:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        for name in self._ARRAYS:
-            _write_array(tmp / f"{name}.npy", getattr(self, name))
-        blob = self.text_blob
-        _write_bytes(
-            tmp / "texts.bin", blob if isinstance(blob, bytes) else np.ascontiguousarray(blob).data
-        )
-        terms_blob = self._terms_blob
-        if terms_blob is None:
-            terms_blob = "\n".join(self.terms).encode("utf-8")
-        _write_bytes(tmp / "terms.txt", terms_blob)
-        lines = [
-            json.dumps({f: getattr(a, f) for f in _ARTICLE_FIELDS}, ensure_ascii=False).encode()
-            + b"\n"
-            for a in self.articles
-        ]
-        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
-        np.cumsum([len(line) for line in lines], out=offsets[1:])
-        _write_bytes(tmp / "articles.jsonl", b"".join(lines))
-        _write_array(tmp / "article_offsets.npy", offsets)
-        doc = {"speakers": self.speakers, "skipped": [asdict(s) for s in self.skipped]}
-        _write_bytes(tmp / "tables.json", json.dumps(doc, ensure_ascii=False).encode())
+        with _Syncer() as synced:
+            self._write_files(tmp, synced)
         meta = {
             **self.meta,
             "format": FORMAT,
@@ -505,8 +492,9 @@ class Index:
             "articles": len(self.articles),
             "terms": int(self.df.shape[0]),
         }
-        # meta.json is written last: a folder without it is never loaded.
-        _write_bytes(tmp / "meta.json", json.dumps(meta, indent=2).encode())
+        # meta.json is written last, once every other file is on disk: a folder without it is
+        # never loaded.
+        _write_bytes(tmp / "meta.json", json.dumps(meta, indent=2).encode(), sync=True)
         _fsync_dir(tmp)
         if final.exists():
             old = final.parent / f".old-{final.name}-{os.getpid()}"
@@ -517,6 +505,49 @@ class Index:
             tmp.rename(final)
         _fsync_dir(final.parent)
         return final
+
+    def _write_files(self, tmp: Path, synced: _Syncer) -> None:
+        """Every file but meta.json; ``synced`` fsyncs each while the next one is written."""
+        for name in self._ARRAYS:
+            synced(_write_array(tmp / f"{name}.npy", getattr(self, name)))
+        texts = tmp / "texts.bin"
+        if not self._link_texts(texts):
+            blob = self.text_blob
+            _write_bytes(
+                texts, blob if isinstance(blob, bytes) else np.ascontiguousarray(blob).data
+            )
+        synced(texts)
+        terms_blob = self._terms_blob
+        if terms_blob is None:
+            terms_blob = "\n".join(self.terms).encode("utf-8")
+        synced(_write_bytes(tmp / "terms.txt", terms_blob))
+        lines = [
+            json.dumps({f: getattr(a, f) for f in _ARTICLE_FIELDS}, ensure_ascii=False).encode()
+            + b"\n"
+            for a in self.articles
+        ]
+        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum([len(line) for line in lines], out=offsets[1:])
+        synced(_write_bytes(tmp / "articles.jsonl", b"".join(lines)))
+        synced(_write_array(tmp / "article_offsets.npy", offsets))
+        doc = {"speakers": self.speakers, "skipped": [asdict(s) for s in self.skipped]}
+        synced(_write_bytes(tmp / "tables.json", json.dumps(doc, ensure_ascii=False).encode()))
+
+    def _link_texts(self, dest: Path) -> bool:
+        """Hard-link the file already holding the passage texts to ``dest``, if there is one.
+
+        Saved files are never written in place, and a build's spool is never written after
+        ``finish``: sharing the inode is safe, and saves writing (and syncing) the texts again.
+        """
+        try:
+            if self._text_link is not None:
+                return self._text_link(dest)
+            if self.text_path is not None:
+                os.link(self.text_path, dest)
+                return True
+        except OSError:
+            dest.unlink(missing_ok=True)
+        return False
 
     @classmethod
     def load(
@@ -600,18 +631,60 @@ def _top_k(cand: I32 | I64, scores: F64, k: int) -> list[Hit]:
     return [Hit(int(d), float(s)) for d, s in zip(cand[chosen], scores[chosen], strict=True)]
 
 
-def _write_array(path: Path, array: Any) -> None:
+def _write_array(path: Path, array: Any) -> Path:
     with open(path, "wb") as fh:
         np.save(fh, np.ascontiguousarray(array))
-        fh.flush()
-        os.fsync(fh.fileno())
+    return path
 
 
-def _write_bytes(path: Path, data: bytes | memoryview) -> None:
+def _write_bytes(path: Path, data: bytes | memoryview, *, sync: bool = False) -> Path:
     with open(path, "wb") as fh:
         fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    return path
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Syncer:
+    """fsyncs files on a background thread (in the order given) while the caller writes more.
+
+    Leaving the ``with`` block waits until every file is on disk and re-raises the first error.
+    """
+
+    def __init__(self) -> None:
+        self._paths: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="askbot-fsync", daemon=True)
+
+    def _run(self) -> None:
+        while (path := self._paths.get()) is not None:
+            if self._error is None:
+                try:
+                    _fsync_file(path)
+                except OSError as exc:  # re-raised in the saving thread
+                    self._error = exc
+
+    def __call__(self, path: Path) -> None:
+        self._paths.put(path)
+
+    def __enter__(self) -> _Syncer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._paths.put(None)
+        self._thread.join()
+        if self._error is not None and exc[0] is None:
+            raise self._error
 
 
 def _fsync_dir(path: Path) -> None:

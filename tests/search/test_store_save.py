@@ -1,0 +1,113 @@
+"""Index.save: texts already in a file are linked, not written again; every file reaches disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import BUNDLED_CORPUS
+
+from askbot.search import index as index_module
+from askbot.search.analysis import Analyzer
+from askbot.search.build import build_corpus_index
+from askbot.search.index import Index
+
+A = Analyzer()
+
+
+def _texts(index: Index) -> list[str]:
+    return [index.text(d) for d in range(index.n_docs)]
+
+
+def _written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the files save writes through _write_bytes."""
+    names: list[str] = []
+    write = index_module._write_bytes
+
+    def spy(path: Path, data: bytes | memoryview, *, sync: bool = False) -> Path:
+        names.append(path.name)
+        return write(path, data, sync=sync)
+
+    monkeypatch.setattr(index_module, "_write_bytes", spy)
+    return names
+
+
+def test_a_build_spilled_to_disk_saves_its_texts_by_linking_the_spool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spool file becomes texts.bin (no second copy of the texts), with the same texts."""
+    index = build_corpus_index(BUNDLED_CORPUS, A, spill_dir=tmp_path / "root", workers=1)
+    written = _written(monkeypatch)
+    path = index.save(tmp_path / "root" / "saved")
+    assert "texts.bin" not in written
+    assert _texts(Index.load(path)) == _texts(index)
+
+
+def test_a_build_spool_can_be_saved_twice(tmp_path: Path) -> None:
+    """Each save gets a complete texts.bin."""
+    index = build_corpus_index(BUNDLED_CORPUS, A, spill_dir=tmp_path / "root", workers=1)
+    first, second = index.save(tmp_path / "root" / "a"), index.save(tmp_path / "root" / "b")
+    assert _texts(Index.load(first)) == _texts(Index.load(second)) == _texts(index)
+
+
+def test_saving_a_loaded_index_hard_links_its_texts(tmp_path: Path) -> None:
+    """A loaded index's texts.bin is shared (same inode) by the copy it saves."""
+    built = build_corpus_index(BUNDLED_CORPUS, A, workers=1)
+    a = built.save(tmp_path / "a")
+    b = Index.load(a).save(tmp_path / "b")
+    assert os.stat(a / "texts.bin").st_ino == os.stat(b / "texts.bin").st_ino
+    assert _texts(Index.load(b)) == _texts(built)
+
+
+def test_texts_are_written_when_they_cannot_be_linked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failed link (another file system, say) falls back to writing texts.bin."""
+    index = build_corpus_index(BUNDLED_CORPUS, A, spill_dir=tmp_path / "root", workers=1)
+
+    def no_link(*_: object, **__: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_link)
+    written = _written(monkeypatch)
+    path = index.save(tmp_path / "root" / "saved")
+    assert "texts.bin" in written
+    assert _texts(Index.load(path)) == _texts(index)
+
+
+def test_every_file_is_fsynced_before_meta_json_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """meta.json (what makes a folder loadable) comes after every other file is on disk."""
+    events: list[str] = []
+    fsync_file = index_module._fsync_file
+    write = index_module._write_bytes
+
+    def synced(path: Path) -> None:
+        fsync_file(path)
+        events.append(f"fsync {path.name}")
+
+    def spy(path: Path, data: bytes | memoryview, *, sync: bool = False) -> Path:
+        if path.name == "meta.json":
+            events.append("meta")
+        return write(path, data, sync=sync)
+
+    monkeypatch.setattr(index_module, "_fsync_file", synced)
+    monkeypatch.setattr(index_module, "_write_bytes", spy)
+    path = build_corpus_index(BUNDLED_CORPUS, A, workers=1).save(tmp_path / "saved")
+    on_disk = {p.name for p in path.iterdir()} - {"meta.json"}
+    assert events.index("meta") == len(events) - 1
+    assert {e.removeprefix("fsync ") for e in events[:-1]} == on_disk
+
+
+def test_a_failed_fsync_leaves_no_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fsync error is raised by save and no loadable folder appears."""
+
+    def broken(path: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(index_module, "_fsync_file", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        build_corpus_index(BUNDLED_CORPUS, A, workers=1).save(tmp_path / "saved")
+    assert not (tmp_path / "saved").exists()
