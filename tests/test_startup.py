@@ -123,3 +123,63 @@ def test_main_called_with_arguments_leaves_the_heap_alone(tmp_path: Path) -> Non
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                             text=True, check=True)  # fmt: skip
     assert result.stderr.strip().splitlines()[-1] == "0"
+
+
+def _program(code: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    """The last stderr line of `python -c CODE` (code that runs askbot's main() as the program)."""
+    result = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_ask_json_never_runs_asyncio(env: dict[str, str]) -> None:
+    """pydantic-settings imports asyncio; askbot.config defers it, and `ask --json` never uses it."""
+    result, imported = _run(["ask", "--json", "What did Biegun say?"], env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert _loaded(imported, ("asyncio", "ssl", "concurrent")) == []
+
+
+def test_settings_import_no_asyncio_and_leave_the_real_one_to_importers(tmp_path: Path) -> None:
+    """askbot.config imports pydantic-settings without asyncio; `import asyncio` is the real one,
+    and pydantic-settings' own name for it reaches the same functions."""
+    code = ("import sys, askbot.config, pydantic_settings.main as ps; "
+            "print('asyncio' in sys.modules, file=sys.stderr); import asyncio\n"
+            "async def two(): await asyncio.sleep(0); return 2\n"
+            "print(asyncio.run(two()), 'asyncio.base_events' in sys.modules, "
+            "ps.asyncio.run is asyncio.run, file=sys.stderr)")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert result.stderr.split() == ["False", "2", "True", "True"]
+
+
+def test_an_asyncio_already_imported_is_left_alone(tmp_path: Path) -> None:
+    """Imported after asyncio (the bot, the tests), config changes nothing about it."""
+    code = ("import sys, asyncio; before = asyncio; import askbot.config, pydantic_settings.main; "
+            "print(sys.modules['asyncio'] is before is pydantic_settings.main.asyncio, "
+            "file=sys.stderr)")  # fmt: skip
+    assert _program(code, tmp_path) == "True"
+
+
+def test_the_program_pauses_the_collector_only_during_startup(tmp_path: Path) -> None:
+    """Imports and settings run without cycle collections; the collector is on again after."""
+    code = ("import gc, sys; from askbot.cli import main; sys.argv = ['askbot', 'config', '--json']\n"
+            "def done(): return sum(s['collections'] for s in gc.get_stats())\n"
+            "before = done(); main(); print(done() - before, gc.isenabled(), file=sys.stderr)")  # fmt: skip
+    collections, enabled = _program(code, tmp_path).split()
+    # Without the pause, importing pydantic and building Settings collects ~60 times.
+    assert (int(collections), enabled) == (0, "True")
+
+
+def test_ask_collects_again_once_the_index_is_open(env: dict[str, str], tmp_path: Path) -> None:
+    """`ask` (which may read many questions from stdin) ends with the collector on."""
+    code = ("import gc, sys; from askbot.cli import main; "
+            "sys.argv = ['askbot', 'ask', '--json', 'What did Biegun say?']; main(); "
+            "print(gc.isenabled(), file=sys.stderr)")  # fmt: skip
+    assert _program(code, REPO, env) == "True"
+
+
+def test_a_collector_the_embedder_disabled_stays_disabled(tmp_path: Path) -> None:
+    """The program turns the collector back on only if it was on."""
+    code = ("import gc, sys; gc.disable(); from askbot.cli import main; "
+            "sys.argv = ['askbot', 'config']; main(); print(gc.isenabled(), file=sys.stderr)")  # fmt: skip
+    assert _program(code, tmp_path) == "False"

@@ -14,17 +14,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from askbot import __version__
-from askbot.config import Settings
 
 # Everything else is imported where it is used: a one-shot `askbot ask --json` must not pay for
-# rich, asyncio, aiosqlite or discord (tests/test_startup.py holds us to it).
+# rich, asyncio, aiosqlite or discord (tests/test_startup.py holds us to it). Settings (pydantic)
+# too, so that main() can pause the cycle collector before the first heavy import.
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
+    from askbot.config import Settings
     from askbot.search.analysis import Analyzer
     from askbot.search.index import Index
     from askbot.search.models import Answer
@@ -80,6 +79,10 @@ def _table(title: str, columns: Sequence[str], overflow: bool = True) -> Any:
 
 def load_settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment/.env, overridden by the command-line options given."""
+    from pydantic import ValidationError
+
+    from askbot.config import Settings
+
     overrides: dict[str, Any] = {}
     for option, name in (("corpus", "corpus_dir"), ("db", "db_path"), ("top_k", "top_k"),
                          ("index_dir", "index_dir"), ("data_dir", "data_dir")):  # fmt: skip
@@ -308,6 +311,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         conn = connect(settings.database, busy_timeout=5.0)
     except QueryLogError as exc:
         raise Failure(str(exc)) from None
+    args.startup_done()
     records: list[QueryRecord] = []
     code = EXIT_OK
     out: Console | None = None
@@ -780,17 +784,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     Without ``argv`` this is the program itself (the console script, ``python -m askbot``),
     which exits as soon as main returns.
     """
+    if argv is not None:
+        # Tests and embedders keep their collector as it is.
+        return _main(argv, lambda: None)
+    # Importing pydantic, numpy and the search core allocates a few hundred thousand objects, all
+    # alive until exit; the cycle collector walked them ~100 times before the first answer (~25
+    # ms of a whole-process 1M `ask`) and freed nothing. It waits until the command has what it
+    # needs; then that heap is frozen (never walked again) and collection resumes, so a long
+    # command (`index`, `run`, `ask -` with many questions) still frees its cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+
+    def startup_done() -> None:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+
     try:
-        return _main(argv)
+        return _main(argv, startup_done)
     finally:
-        if argv is None:
-            # Freezing what is alive keeps the interpreter's shutdown from walking every object
-            # (pydantic's schemas, numpy, the index) with the cycle collector: ~100 ms of a
-            # whole-process 1M `ask` here (medians). The memory goes back to the OS either way.
-            gc.freeze()
+        # Freezing what is alive keeps the interpreter's shutdown from walking every object
+        # (pydantic's schemas, numpy, the index) with the cycle collector: ~100 ms of a
+        # whole-process 1M `ask` here (medians). The memory goes back to the OS either way.
+        gc.freeze()
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, startup_done: Callable[[], None]) -> int:
     # OpenBLAS starts a thread pool when numpy is imported, spinning on the other core: it made
     # every short command ~60-150 ms slower on two cores (whole-process `ask`, medians). askbot
     # never calls BLAS (no matrix products anywhere), so one thread costs nothing. A value the
@@ -811,6 +830,10 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.error("the question is too long")
     try:
         settings = load_settings(args)
+        # `ask` resumes the collector itself, once its imports are done and the index is open.
+        args.startup_done = startup_done
+        if args.func is not cmd_ask:
+            startup_done()
         code: int = args.func(args, settings)
         return code
     except UsageError as exc:

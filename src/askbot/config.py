@@ -3,11 +3,46 @@
 from __future__ import annotations
 
 import os
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class _AsyncioOnFirstUse(types.ModuleType):
+    """Stands in for asyncio in pydantic-settings' namespace; the real one is imported at first use.
+
+    pydantic-settings imports asyncio at module level for ``CliApp.run`` alone, which askbot never
+    calls; asyncio brings ssl, socket, subprocess and concurrent.futures: ~30 ms of every command
+    (whole-process 1M `ask`, medians). The stand-in is in sys.modules only while pydantic-settings
+    is imported (nothing else imports asyncio then), so every other importer gets the real one.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        import asyncio
+
+        return getattr(asyncio, name)
+
+
+@contextmanager
+def _asyncio_deferred() -> Iterator[None]:
+    if "asyncio" in sys.modules or "pydantic_settings" in sys.modules:
+        yield
+        return
+    sys.modules["asyncio"] = _AsyncioOnFirstUse("asyncio")
+    try:
+        yield
+    finally:
+        if isinstance(sys.modules.get("asyncio"), _AsyncioOnFirstUse):
+            del sys.modules["asyncio"]
+
+
+with _asyncio_deferred():
+    from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from askbot.search.answer import AnswerOptions
