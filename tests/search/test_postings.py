@@ -44,17 +44,19 @@ def _assert_same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
     seed=st.integers(0, 2**32 - 1),
     n=st.integers(1, 400),
     v=st.integers(1, 40),
+    threads=st.sampled_from([1, 2]),
     k1=st.sampled_from([0.0, 0.9, 1.5, 2.0]),
     b=st.sampled_from([0.0, 0.5, 0.75, 1.0]),
     epsilon=st.sampled_from([0.0, 0.25, -1.0]),
 )
 def test_compiled_and_numpy_bounds_are_bitwise_equal(
-    seed: int, n: int, v: int, k1: float, b: float, epsilon: float
+    seed: int, n: int, v: int, threads: int, k1: float, b: float, epsilon: float
 ) -> None:
-    """term_max, delta, impacts and champions (ties by passage) agree bit for bit, any params."""
+    """term_max, delta, impacts and champions (ties by passage) agree bit for bit, any params,
+    on one thread or two."""
     indptr, docs, tfs, doc_len = _random_postings(seed, n, v)
     params = BM25Params(k1=k1, b=b, epsilon=epsilon)
-    compiled = finish_postings(indptr, docs, tfs, doc_len, params)
+    compiled = finish_postings(indptr, docs, tfs, doc_len, params, threads=threads)
     numpy = finish_postings(indptr, docs, tfs, doc_len, params, compiled=False)
     _assert_same(compiled, numpy)
 

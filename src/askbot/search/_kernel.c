@@ -25,6 +25,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,35 +458,102 @@ static int cmp_champ_desc(const void *x, const void *y) {
     return 0;
 }
 
+/* One thread's share of `finish`: terms [t0, t1), with its own weight and heap scratch. */
+typedef struct {
+    const int64_t *indptr, *champ_ptr;
+    const int32_t *docs, *tfs;
+    const double *idf, *norm;
+    double k1p1;
+    Py_ssize_t n_docs, t0, t1;
+    double *term_max, *delta, *w;
+    uint8_t *impacts;
+    int32_t *champ_docs;
+    Champ *heap;
+    int bad;
+} FinishJob;
+
+static void *finish_terms(void *arg) {
+    FinishJob *j = arg;
+    const int32_t *docs = j->docs;
+    double *w = j->w;
+    Champ *heap = j->heap;
+    for (Py_ssize_t t = j->t0; t < j->t1; t++) {
+        int64_t s = j->indptr[t], e = j->indptr[t + 1], len = e - s;
+        if (len == 0) {
+            j->term_max[t] = 0.0;
+            j->delta[t] = 0.0 / 255.0;
+            continue;
+        }
+        double it = j->idf[t], m = 0.0;
+        const int32_t *dd = docs + s, *tt = j->tfs + s;
+        for (int64_t i = 0; i < len; i++) { /* the passage's norm, gathered (w as scratch) */
+            int32_t d = dd[i];
+            if (d < 0 || d >= j->n_docs) { j->bad = 1; return NULL; }
+            w[i] = j->norm[d];
+        }
+        for (int64_t i = 0; i < len; i++) { /* branch-free: the compiler can vectorise it */
+            double tf = (double)tt[i];
+            w[i] = it * ((tf * j->k1p1) / (tf + w[i]));
+        }
+        for (int64_t i = 0; i < len; i++) {
+            double x = w[i];
+            if (i == 0 || isnan(x) || x > m) m = isnan(m) ? m : x;
+        }
+        j->term_max[t] = m;
+        double dt = m / 255.0;
+        j->delta[t] = dt;
+        uint8_t *out = j->impacts + s;
+        for (int64_t i = 0; i < len; i++) {
+            double q = floor(w[i] / dt);
+            if (isnan(q) || isinf(q) || q < 0.0) q = 0.0;
+            else if (q > 255.0) q = 255.0;
+            out[i] = (uint8_t)q;
+        }
+        Py_ssize_t cap = (Py_ssize_t)(j->champ_ptr[t + 1] - j->champ_ptr[t]), n = 0;
+        if (cap > 0) {
+            for (int64_t i = 0; i < len; i++) {
+                /* Full, and not above the worst kept (a tie loses: a later passage). */
+                if (n == cap && !(w[i] > heap[0].w) && !isnan(heap[0].w)) continue;
+                Champ c = {w[i], i};
+                n = champ_push(heap, n, cap, c);
+            }
+            qsort(heap, (size_t)n, sizeof(Champ), cmp_champ_desc);
+            int32_t *cd = j->champ_docs + j->champ_ptr[t];
+            for (Py_ssize_t i = 0; i < n; i++) cd[i] = docs[s + heap[i].pos];
+        }
+    }
+    return NULL;
+}
+
+#define FINISH_THREADS 2
+/* Below this many postings a second thread costs more than it saves. */
+#define FINISH_PARALLEL_MIN 1000000
+
 /*
  * finish(indptr, docs, tfs, doc_len, idf, k1, b, avgdl, champ_ptr,
- *        term_max, delta, impacts, champ_docs) -> None
+ *        term_max, delta, impacts, champ_docs[, threads]) -> None
  *
  * What postings.finish_postings derives from the exact weights, term by term, without storing
  * the weights: each posting's weight (numpy's operations in numpy's order, as `weight` above),
  * the term's largest weight (np.maximum.reduceat: a NaN wins), delta = term_max / 255, the 8-bit
  * impacts floor(w / delta) (NaN and infinities 0, clipped to 0..255) and, for a term with
  * champions (champ_ptr[t + 1] - champ_ptr[t] of them), its best postings' passages by (weight
- * desc, passage asc). The first four arrays are read; the last four are written.
+ * desc, passage asc). The first four arrays are read; the last four are written. Terms are
+ * independent, so two threads each take a contiguous half of the postings (threads = 0: two
+ * from FINISH_PARALLEL_MIN postings on, else one).
  */
 static PyObject *finish(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer b[10];
     double k1, bb, avgdl;
+    int want_threads = 0;
     memset(b, 0, sizeof(b));
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*dddy*w*w*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &k1,
-                          &bb, &avgdl, &b[5], &b[6], &b[7], &b[8], &b[9]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*dddy*w*w*w*w*|i", &b[0], &b[1], &b[2], &b[3], &b[4],
+                          &k1, &bb, &avgdl, &b[5], &b[6], &b[7], &b[8], &b[9], &want_threads))
         return NULL;
     PyObject *result = NULL;
     const int64_t *indptr = b[0].buf;
-    const int32_t *docs = b[1].buf;
-    const int32_t *tfs = b[2].buf;
     const int32_t *doc_len = b[3].buf;
-    const double *idf = b[4].buf;
     const int64_t *champ_ptr = b[5].buf;
-    double *term_max = b[6].buf;
-    double *delta = b[7].buf;
-    uint8_t *impacts = b[8].buf;
-    int32_t *champ_docs = b[9].buf;
     Py_ssize_t n_terms = b[4].len / 8, n_post = b[8].len, n_docs = b[3].len / 4;
     Py_ssize_t n_champ = b[9].len / 4;
     if (b[0].len != 8 * (n_terms + 1) || b[1].len != 4 * n_post || b[2].len != 4 * n_post ||
@@ -509,13 +577,34 @@ static PyObject *finish(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "postings offsets do not cover the postings");
         goto done;
     }
+    int threads = n_post >= FINISH_PARALLEL_MIN ? FINISH_THREADS : 1;
+    if (want_threads > 0) threads = want_threads < FINISH_THREADS ? want_threads : FINISH_THREADS;
+    FinishJob jobs[FINISH_THREADS];
     double *norm = malloc(sizeof(double) * (size_t)(n_docs > 0 ? n_docs : 1));
-    double *w = malloc(sizeof(double) * (size_t)(max_df > 0 ? max_df : 1));
-    Champ *heap = malloc(sizeof(Champ) * (size_t)(max_champ > 0 ? max_champ : 1));
-    if (norm == NULL || w == NULL || heap == NULL) {
-        free(norm); free(w); free(heap);
+    int nomem = norm == NULL;
+    for (int i = 0; i < threads; i++) {
+        jobs[i].w = malloc(sizeof(double) * (size_t)(max_df > 0 ? max_df : 1));
+        jobs[i].heap = malloc(sizeof(Champ) * (size_t)(max_champ > 0 ? max_champ : 1));
+        nomem |= jobs[i].w == NULL || jobs[i].heap == NULL;
+    }
+    if (nomem) {
+        free(norm);
+        for (int i = 0; i < threads; i++) { free(jobs[i].w); free(jobs[i].heap); }
         PyErr_NoMemory();
         goto done;
+    }
+    /* Contiguous term ranges of about equal postings. */
+    Py_ssize_t t = 0;
+    for (int i = 0; i < threads; i++) {
+        FinishJob *j = &jobs[i];
+        j->indptr = indptr; j->champ_ptr = champ_ptr; j->docs = b[1].buf; j->tfs = b[2].buf;
+        j->idf = b[4].buf; j->norm = norm; j->k1p1 = k1 + 1.0; j->n_docs = n_docs;
+        j->term_max = b[6].buf; j->delta = b[7].buf; j->impacts = b[8].buf;
+        j->champ_docs = b[9].buf; j->bad = 0;
+        j->t0 = t;
+        int64_t goal = (int64_t)((double)n_post * (i + 1) / threads);
+        while (t < n_terms && (i == threads - 1 || indptr[t] < goal)) t++;
+        j->t1 = t;
     }
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
@@ -526,55 +615,19 @@ static PyObject *finish(PyObject *Py_UNUSED(self), PyObject *args) {
         x = (1.0 - bb) + x;
         norm[d] = k1 * x;
     }
-    double k1p1 = k1 + 1.0;
-    for (Py_ssize_t t = 0; t < n_terms && !bad; t++) {
-        int64_t s = indptr[t], e = indptr[t + 1], len = e - s;
-        if (len == 0) {
-            term_max[t] = 0.0;
-            delta[t] = 0.0 / 255.0;
-            continue;
-        }
-        double it = idf[t], m = 0.0;
-        const int32_t *dd = docs + s, *tt = tfs + s;
-        for (int64_t i = 0; i < len; i++) { /* the passage's norm, gathered (w as scratch) */
-            int32_t d = dd[i];
-            if (d < 0 || d >= n_docs) { bad = 1; break; }
-            w[i] = norm[d];
-        }
-        if (bad) break;
-        for (int64_t i = 0; i < len; i++) { /* branch-free: the compiler can vectorise it */
-            double tf = (double)tt[i];
-            w[i] = it * ((tf * k1p1) / (tf + w[i]));
-        }
-        for (int64_t i = 0; i < len; i++) {
-            double x = w[i];
-            if (i == 0 || isnan(x) || x > m) m = isnan(m) ? m : x;
-        }
-        term_max[t] = m;
-        double dt = m / 255.0;
-        delta[t] = dt;
-        uint8_t *out = impacts + s;
-        for (int64_t i = 0; i < len; i++) {
-            double q = floor(w[i] / dt);
-            if (isnan(q) || isinf(q) || q < 0.0) q = 0.0;
-            else if (q > 255.0) q = 255.0;
-            out[i] = (uint8_t)q;
-        }
-        Py_ssize_t cap = (Py_ssize_t)(champ_ptr[t + 1] - champ_ptr[t]), n = 0;
-        if (cap > 0) {
-            for (int64_t i = 0; i < len; i++) {
-                /* Full, and not above the worst kept (a tie loses: a later passage). */
-                if (n == cap && !(w[i] > heap[0].w) && !isnan(heap[0].w)) continue;
-                Champ c = {w[i], i};
-                n = champ_push(heap, n, cap, c);
-            }
-            qsort(heap, (size_t)n, sizeof(Champ), cmp_champ_desc);
-            int32_t *cd = champ_docs + champ_ptr[t];
-            for (Py_ssize_t i = 0; i < n; i++) cd[i] = docs[s + heap[i].pos];
-        }
+    pthread_t tid[FINISH_THREADS];
+    int started[FINISH_THREADS] = {0};
+    for (int i = 1; i < threads; i++)
+        started[i] = pthread_create(&tid[i], NULL, finish_terms, &jobs[i]) == 0;
+    finish_terms(&jobs[0]);
+    for (int i = 1; i < threads; i++) {
+        if (started[i]) pthread_join(tid[i], NULL);
+        else finish_terms(&jobs[i]); /* no thread: do its share here */
     }
+    for (int i = 0; i < threads; i++) bad |= jobs[i].bad;
     Py_END_ALLOW_THREADS
-    free(norm); free(w); free(heap);
+    free(norm);
+    for (int i = 0; i < threads; i++) { free(jobs[i].w); free(jobs[i].heap); }
     if (bad) {
         PyErr_SetString(PyExc_ValueError, "damaged postings: a passage number outside the index");
         goto done;

@@ -39,6 +39,7 @@ def finish(
     delta: Any,
     impacts: Any,
     champ_docs: Any,
+    threads: int = 0,
     /,
 ) -> None: ...
 def merge(

@@ -49,7 +49,15 @@ def build_postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> 
 
 
 def finish_postings(
-    indptr: I64, docs: I32, tf: I32, doc_len: I32, params: BM25Params, *, compiled: bool = True
+    indptr: I64,
+    docs: I32,
+    tf: I32,
+    doc_len: I32,
+    params: BM25Params,
+    *,
+    compiled: bool = True,
+    threads: int = 0,
+    impacts: U8 | None = None,
 ) -> dict[str, Any]:
     """Every postings array an ``Index`` takes, from term-major CSR (indptr, docs, tf) and lengths.
 
@@ -57,8 +65,9 @@ def finish_postings(
     avgdl, df), so they are always recomputed here from these corpus-independent inputs; an
     incremental rebuild can merge (indptr, docs, tf) and call this. The exact weights are not
     kept (``Index.term_weights`` computes them again): the compiled kernel derives the bounds
-    from them a term at a time; without it (or with ``compiled=False``) numpy computes the same
-    arrays from every weight at once.
+    from them a term at a time (on ``threads`` threads; 0: its choice); without it (or with
+    ``compiled=False``) numpy computes the same arrays from every weight at once. ``impacts``,
+    one uint8 per posting, is where the impacts go (a new array when None).
     """
     n = int(doc_len.shape[0])
     v = int(indptr.shape[0]) - 1
@@ -69,16 +78,21 @@ def finish_postings(
     if compiled and pruning.kernel_available():
         term_max = np.empty(v, dtype=np.float64)
         delta = np.empty(v, dtype=np.float64)
-        impacts = np.empty(docs.shape[0], dtype=np.uint8)
+        if impacts is None:
+            impacts = np.empty(docs.shape[0], dtype=np.uint8)
         champ_docs = np.empty(int(champ_ptr[-1]), dtype=np.int32)
         pruning.finish_postings(
             indptr, docs, tf, doc_len, idf, params.k1, params.b, avgdl, champ_ptr,
-            term_max, delta, impacts, champ_docs,
+            term_max, delta, impacts, champ_docs, threads,
         )  # fmt: skip
     else:
-        term_max, delta, impacts, champ_docs = _bounds_numpy(
+        term_max, delta, found, champ_docs = _bounds_numpy(
             indptr, docs, tf, doc_len, idf, params, avgdl, champ_ptr
         )
+        if impacts is None:
+            impacts = found
+        else:
+            impacts[...] = found
     return {
         "indptr": indptr, "docs": docs, "tfs": tf, "df": df, "idf": idf,
         "term_max": term_max, "champ_ptr": champ_ptr, "champ_docs": champ_docs,

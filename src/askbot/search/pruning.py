@@ -165,14 +165,17 @@ def compiled_top_k(
 def finish_postings(
     indptr: I64, docs: I32, tfs: I32, doc_len: I32, idf: F64, k1: float, b: float,
     avgdl: float, champ_ptr: I64, term_max: F64, delta: F64, impacts: npt.NDArray[np.uint8],
-    champ_docs: I32,
+    champ_docs: I32, threads: int = 0,
 ) -> None:  # fmt: skip
-    """Fill term_max, delta, impacts and champ_docs in the compiled kernel (see postings.py)."""
+    """Fill term_max, delta, impacts and champ_docs in the compiled kernel (see postings.py).
+
+    ``threads`` 0 lets the kernel choose (two threads for a large index).
+    """
     if _kernel is None:
         raise RuntimeError("the compiled kernel is not built")
     _kernel.finish(
         indptr, docs, tfs, doc_len, idf, k1, b, avgdl, champ_ptr, term_max, delta, impacts,
-        champ_docs,
+        champ_docs, threads,
     )  # fmt: skip
 
 
