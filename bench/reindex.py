@@ -13,10 +13,14 @@ makes it). Steps, each build in its own process so its peak memory (``ru_maxrss`
    the first ``--files N`` files only): a third edited (one paragraph replaced, with a word no
    article had), a third removed, a third added as new articles;
 4. incremental reindex (``build_and_save``) from the cold index, ``--runs`` times (the new folder
-   is removed between runs, so each starts from the same saved index); the median is reported;
+   is removed between runs, so each starts from the same saved index); the median and each
+   run's phases (``meta["reindex_phases"]`` and the save) are reported;
 5. a cold build of the changed corpus into ``.../cold``, and an exactness check: every term's
    df and idf, N and avgdl, and every passage's score (matched by passage id) for ``--questions``
    SQuAD questions, against the reindexed index.
+
+``--reuse`` skips steps 1-3 and 5: it reindexes the last run's changed corpus from its cold
+build again (the index format must not have changed since), to time the reindex alone.
 """
 
 from __future__ import annotations
@@ -173,6 +177,11 @@ def main() -> int:
     parser.add_argument(
         "--files", type=int, default=0, help="change only the first N files (default: all)"
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the cold build and changed corpus of the last run; only time the reindex",
+    )
     parser.add_argument("--child", nargs=3, metavar=("MODE", "CORPUS", "ROOT"))
     args = parser.parse_args()
     if args.child:
@@ -183,17 +192,26 @@ def main() -> int:
         print(f"no corpus at {source}: run python bench/scale.py --sizes {args.size}")
         return 2
     scratch = DATA / f"reindex-{args.size}"
-    shutil.rmtree(scratch, ignore_errors=True)
     corpus, root, cold_root = scratch / "corpus", scratch / "index", scratch / "cold"
-    corpus.mkdir(parents=True)
-    for f in sorted(source.glob("*.jsonl")):
-        shutil.copy2(f, corpus / f.name)
-    cold = _run("cold", corpus, root)
-    print(f"cold build: {cold['seconds']:.1f} s, peak {cold['peak_mb']:.0f} MB "
-          f"(workers {cold['worker_peak_mb']:.0f} MB), {cold['passages']:,} passages, "
-          f"save {cold['phases']['save']:.1f} s")  # fmt: skip
-    changes = change_corpus(corpus, args.fraction, args.seed, args.files)
-    print(f"changed: {changes}")
+    last = scratch / "cold-build.json"
+    if args.reuse and last.exists():
+        keep = Path(json.loads(last.read_text())["path"])
+        for old in root.iterdir():  # every reindex starts from the cold build alone
+            if old != keep:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        print(f"reusing the cold build {keep.name} and the changed corpus")
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
+        corpus.mkdir(parents=True)
+        for f in sorted(source.glob("*.jsonl")):
+            shutil.copy2(f, corpus / f.name)
+        cold = _run("cold", corpus, root)
+        print(f"cold build: {cold['seconds']:.1f} s, peak {cold['peak_mb']:.0f} MB "
+              f"(workers {cold['worker_peak_mb']:.0f} MB), {cold['passages']:,} passages, "
+              f"save {cold['phases']['save']:.1f} s")  # fmt: skip
+        changes = change_corpus(corpus, args.fraction, args.seed, args.files)
+        print(f"changed: {changes}")
+        last.write_text(json.dumps(cold))
     times: list[float] = []
     result: dict[str, Any] = {}
     for run in range(args.runs):
@@ -206,6 +224,8 @@ def main() -> int:
             shutil.rmtree(result["path"])
     print(f"incremental reindex: median {statistics.median(times):.2f} s of {args.runs} "
           f"({', '.join(f'{t:.2f}' for t in times)}), peak {result['peak_mb']:.0f} MB")  # fmt: skip
+    if args.reuse:
+        return 0
     fresh = _run("cold", corpus, cold_root)
     print(f"cold build of the changed corpus: {fresh['seconds']:.1f} s, "
           f"peak {fresh['peak_mb']:.0f} MB")  # fmt: skip

@@ -1,17 +1,19 @@
-"""Index.save: texts already in a file are linked, not written again; every file reaches disk."""
+"""Index.save: texts and arrays already in files are linked, not written again; all reach disk."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import BUNDLED_CORPUS
+from conftest import BUNDLED_CORPUS, write
 
 from askbot.search import index as index_module
 from askbot.search.analysis import Analyzer
-from askbot.search.build import build_corpus_index
+from askbot.search.build import SpilledArray, build_corpus_index
 from askbot.search.index import Index
+from askbot.search.store import IndexSpec, build_and_save
 
 A = Analyzer()
 
@@ -111,3 +113,47 @@ def test_a_failed_fsync_leaves_no_index(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(OSError, match="Input/output"):
         build_corpus_index(BUNDLED_CORPUS, A, workers=1).save(tmp_path / "saved")
     assert not (tmp_path / "saved").exists()
+
+
+def test_a_spilled_array_shrinks_and_links_as_a_complete_npy(tmp_path: Path) -> None:
+    """Built in an unnamed file, cut to its used length, linked: np.load reads those values."""
+    spilled = SpilledArray(tmp_path, 1000, np.int32)
+    spilled.array[:] = np.arange(1000, dtype=np.int32)
+    kept = spilled.shrink(600)
+    assert spilled.link(tmp_path / "a.npy")
+    np.testing.assert_array_equal(kept, np.arange(600, dtype=np.int32))
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), kept)
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy", mmap_mode="r"), kept)
+
+
+def test_a_spilled_array_without_a_folder_is_in_memory_and_not_linkable(tmp_path: Path) -> None:
+    """No folder: an ordinary array, and link says False (save writes it)."""
+    spilled = SpilledArray(None, 10, np.uint8)
+    assert spilled.shrink(4).shape == (4,)
+    assert not spilled.link(tmp_path / "a.npy")
+
+
+def test_a_reindex_saves_its_postings_by_linking_the_files_it_built(
+    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs, tfs and impacts of a reindex are linked into the saved folder, not written again."""
+    spec = IndexSpec(corpus_dir, tmp_path / "idx")
+    build_and_save(spec, A)
+    write(corpus_dir / "new.txt", "Zanzibar news\n\nThe Zanzibar ferry arrived at the harbour.")
+    names: list[str] = []
+    write_array = index_module._write_array
+
+    def spy(path: Path, array: object) -> Path:
+        names.append(path.name)
+        return write_array(path, array)
+
+    monkeypatch.setattr(index_module, "_write_array", spy)
+    opened = build_and_save(spec, A)
+    assert "reindexed_from" in opened.index.meta
+    assert not {"docs.npy", "tfs.npy", "impacts.npy"} & set(names)
+    loaded = Index.load(opened.path)
+    for name in ("docs", "tfs", "impacts"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(opened.index, name))
+    assert [h.doc for h in loaded.search(["zanzibar"], 3)] == [
+        h.doc for h in opened.index.search(["zanzibar"], 3)
+    ]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import mmap
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -206,10 +208,9 @@ class TextSpool:
         self._linkable = False
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o644)
-                self._linkable = True
-            except (AttributeError, OSError):  # not Linux, or a file system without it
+            fd = _unnamed_file(folder)
+            self._linkable = fd is not None
+            if fd is None:  # not Linux, or a file system without O_TMPFILE
                 fd, name = tempfile.mkstemp(prefix=".tmp-text-", dir=folder)
                 os.unlink(name)
             self._file = os.fdopen(fd, "w+b")
@@ -254,7 +255,9 @@ class TextSpool:
             fh.close()
             return b""
         mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        if not self._linkable:
+        if self._linkable:  # it will be saved: start writing it to disk
+            sync_in_background(fh.fileno())
+        else:
             fh.close()
         return np.frombuffer(mapped, dtype=np.uint8)
 
@@ -262,14 +265,111 @@ class TextSpool:
         """Give the finished spool the name ``dest`` (a hard link); False when it cannot."""
         if not self._linkable or self._file is None or self._file.closed:
             return False
-        # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd names an O_TMPFILE file; os.link only
-        # calls linkat (rather than link, which would link the /proc symlink) given a dir fd.
-        parent = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.link(f"/proc/self/fd/{self._file.fileno()}", dest.name, dst_dir_fd=parent)
-        finally:
-            os.close(parent)
+        _link_fd(self._file.fileno(), dest)
         return True
+
+
+def _unnamed_file(folder: Path) -> int | None:
+    """An ``O_TMPFILE`` file in ``folder`` (None where the system or file system has none)."""
+    try:
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o644)
+    except (AttributeError, OSError):
+        return None
+
+
+def _link_fd(fd: int, dest: Path) -> None:
+    """Name the ``O_TMPFILE`` file ``fd`` ``dest`` (a hard link)."""
+    # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd names an O_TMPFILE file; os.link only calls
+    # linkat (rather than link, which would link the /proc symlink) given a dir fd.
+    parent = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", dest.name, dst_dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def sync_in_background(fd: int) -> None:
+    """Start writing the file ``fd`` to disk now, on a thread, while the build goes on.
+
+    Only a head start: ``Index.save`` still fsyncs every file (and reports errors) before it
+    writes meta.json, which is then quick for a file already on disk.
+    """
+    dup = os.dup(fd)
+
+    def run() -> None:
+        try:
+            os.fsync(dup)
+        except OSError:
+            pass  # the save's own fsync reports it
+        finally:
+            os.close(dup)
+
+    threading.Thread(target=run, name="askbot-early-fsync", daemon=True).start()
+
+
+class SpilledArray:
+    """A 1-D array built in place in an unnamed ``.npy`` file, which a save can link.
+
+    Large arrays an index keeps (a reindex's postings) are written once, here, instead of
+    being built in memory and written again by ``Index.save``. Without a folder, or where
+    unnamed files are not available, it is an ordinary array and ``link`` says False.
+    """
+
+    def __init__(self, folder: Path | None, n: int, dtype: type[np.generic]) -> None:
+        self._fd: int | None = None if folder is None else _unnamed_file(folder)
+        self._dtype = np.dtype(dtype)
+        if self._fd is None:
+            self.array: npt.NDArray[Any] = np.empty(n, dtype=self._dtype)
+            return
+        self._header = self._npy_header(n)
+        size = len(self._header) + n * self._dtype.itemsize
+        os.pwrite(self._fd, self._header, 0)
+        os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size) if size else None
+        offset = len(self._header)
+        self.array = (
+            np.frombuffer(self._map, dtype=self._dtype, count=n, offset=offset)
+            if self._map is not None and n
+            else np.empty(0, dtype=self._dtype)
+        )
+
+    def _npy_header(self, n: int) -> bytes:
+        out = io.BytesIO()
+        descr = np.lib.format.dtype_to_descr(self._dtype)
+        np.lib.format.write_array_header_1_0(
+            out, {"descr": descr, "fortran_order": False, "shape": (n,)}
+        )
+        return out.getvalue()
+
+    def shrink(self, n: int) -> npt.NDArray[Any]:
+        """Keep only the first ``n`` values (the file shrinks too); the array, shortened."""
+        self.array = self.array[:n]
+        if self._fd is not None:
+            header = self._npy_header(n)
+            if len(header) != len(self._header):  # never for 1-D arrays; keep it correct anyway
+                self.array = self.array.copy()
+                os.close(self._fd)
+                self._fd = None
+                return self.array
+            os.pwrite(self._fd, header, 0)
+            os.ftruncate(self._fd, len(header) + n * self._dtype.itemsize)
+        return self.array
+
+    def sync_soon(self) -> None:
+        """The array is complete: start writing its file to disk (``sync_in_background``)."""
+        if self._fd is not None:
+            sync_in_background(self._fd)
+
+    def link(self, dest: Path) -> bool:
+        """Give the file the name ``dest`` (a complete ``.npy``); False when it is not a file."""
+        if self._fd is None:
+            return False
+        _link_fd(self._fd, dest)
+        return True
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)  # type: ignore[arg-type]
 
 
 def _corpus_bytes(base: Path) -> int:

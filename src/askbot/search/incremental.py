@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from askbot.search import pruning
 from askbot.search.analysis import Analyzer
-from askbot.search.build import TextSpool, build_changed_index
+from askbot.search.build import SpilledArray, TextSpool, build_changed_index
 from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS, FileStamp
 from askbot.search.index import I32, I64, ArticleInfo, BM25Params, Index, IndexFormatError
 from askbot.search.postings import finish_postings
@@ -240,10 +240,16 @@ def merge(
     n_kept = int(counts.sum())
     remap = (np.cumsum(keep_doc, dtype=np.int64) - 1).astype(np.int32)
 
-    terms, indptr, docs, tfs = _merge_postings(old, keep_doc, remap, fresh, n_kept)
+    links: dict[str, Callable[[Path], bool]] = {}
+    terms, indptr, docs, tfs = _merge_postings(
+        old, keep_doc, remap, fresh, n_kept, spill_dir=spill_dir, links=links
+    )
     doc_len = np.concatenate((np.asarray(old.doc_len)[keep_doc], np.asarray(fresh.doc_len)))
     phases.done("merge_postings")
-    postings = finish_postings(indptr, docs, tfs, doc_len, old.params)
+    impacts = SpilledArray(spill_dir, int(docs.shape[0]), np.uint8)
+    links["impacts"] = impacts.link
+    postings = finish_postings(indptr, docs, tfs, doc_len, old.params, impacts=impacts.array)
+    impacts.sync_soon()
     del docs, tfs
     phases.done("finish_postings")
 
@@ -302,6 +308,7 @@ def merge(
         text_offsets=text_offsets,
         text_blob=text_blob,
         text_link=text_link,
+        array_links=links,
         speakers=speakers,
         skipped=list(fresh.skipped),
         meta={
@@ -319,13 +326,22 @@ def merge(
 
 
 def _merge_postings(
-    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int, *, compiled: bool = True
+    old: Index,
+    keep_doc: Bools,
+    remap: I32,
+    fresh: Index,
+    n_kept: int,
+    *,
+    compiled: bool = True,
+    spill_dir: Path | None = None,
+    links: dict[str, Callable[[Path], bool]] | None = None,
 ) -> tuple[list[str], I64, I32, I32]:
     """Term-major CSR of kept + fresh passages: per term, kept postings then fresh ones.
 
     Terms stay sorted (term id = rank) and terms left without postings are dropped, as a cold
-    build of the same corpus has them. The compiled kernel does it in one pass; numpy (without
-    it, or ``compiled=False``) gives the same arrays.
+    build of the same corpus has them. The compiled kernel does it in one pass, into files in
+    ``spill_dir`` whose links go to ``links`` (``SpilledArray``); numpy (without it, or
+    ``compiled=False``) gives the same arrays, in memory.
     """
     o_terms = old.terms
     v_old = len(o_terms)
@@ -354,7 +370,9 @@ def _merge_postings(
     for j, u in enumerate(u_fresh.tolist()):
         union_terms[u] = f_terms[j]
     if compiled and pruning.kernel_available():
-        u_indptr, docs, tfs = _merge_compiled(old, keep_doc, remap, fresh, n_kept, u_old, u_fresh)
+        u_indptr, docs, tfs = _merge_compiled(
+            old, keep_doc, remap, fresh, n_kept, u_old, u_fresh, spill_dir, links
+        )
     else:
         u_indptr, docs, tfs = _merge_numpy(old, keep_doc, remap, fresh, n_kept, u_old, u_fresh)
     alive = np.diff(u_indptr) > 0
@@ -367,8 +385,9 @@ def _merge_postings(
 
 
 def _merge_compiled(
-    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int, u_old: I64, u_fresh: I64
-) -> tuple[I64, I32, I32]:
+    old: Index, keep_doc: Bools, remap: I32, fresh: Index, n_kept: int, u_old: I64, u_fresh: I64,
+    spill_dir: Path | None, links: dict[str, Callable[[Path], bool]] | None,
+) -> tuple[I64, I32, I32]:  # fmt: skip
     """Union-vocabulary offsets, passages and tfs from the compiled kernel (one pass)."""
     n_union = int(u_old.shape[0]) + int(u_fresh.shape[0]) - int(np.isin(u_fresh, u_old).sum())
     old_of_u = np.full(n_union, -1, dtype=np.int64)
@@ -378,15 +397,21 @@ def _merge_compiled(
     o_docs, f_docs = np.asarray(old.docs), np.asarray(fresh.docs, dtype=np.int32)
     cap = int(o_docs.shape[0]) + int(f_docs.shape[0])
     u_indptr = np.empty(n_union + 1, dtype=np.int64)
-    docs = np.empty(cap, dtype=np.int32)
-    tfs = np.empty(cap, dtype=np.int32)
+    spilled_docs = SpilledArray(spill_dir, cap, np.int32)
+    spilled_tfs = SpilledArray(spill_dir, cap, np.int32)
+    docs, tfs = spilled_docs.array, spilled_tfs.array
     total = pruning.merge_postings(
         np.asarray(old.indptr, dtype=np.int64), o_docs, np.asarray(old.tfs),
         np.where(keep_doc, remap, -1).astype(np.int32), old_of_u,
         np.asarray(fresh.indptr, dtype=np.int64), f_docs, np.asarray(fresh.tfs, dtype=np.int32),
         fresh_of_u, n_kept, u_indptr, docs, tfs,
     )  # fmt: skip
-    return u_indptr, docs[:total], tfs[:total]
+    if links is not None:
+        links.update(docs=spilled_docs.link, tfs=spilled_tfs.link)
+    docs, tfs = spilled_docs.shrink(total), spilled_tfs.shrink(total)
+    spilled_docs.sync_soon()
+    spilled_tfs.sync_soon()
+    return u_indptr, docs, tfs
 
 
 def _merge_numpy(

@@ -245,6 +245,7 @@ class Index:
         meta: dict[str, Any] | None = None,
         text_file: Path | None = None,
         text_link: Callable[[Path], bool] | None = None,
+        array_links: dict[str, Callable[[Path], bool]] | None = None,
     ) -> None:
         self.params = params
         self.analyzer_fingerprint = analyzer_fingerprint
@@ -282,6 +283,8 @@ class Index:
         # Links the file holding ``text_blob`` (a build's spool) to a path; save then need not
         # write the texts again. False when it cannot (save writes them).
         self._text_link = text_link
+        # The same for arrays already built in complete .npy files (name -> link).
+        self._array_links = array_links or {}
         self.speakers = speakers
         self.skipped = skipped
         self.meta = meta or {}
@@ -509,7 +512,10 @@ class Index:
     def _write_files(self, tmp: Path, synced: _Syncer) -> None:
         """Every file but meta.json; ``synced`` fsyncs each while the next one is written."""
         for name in self._ARRAYS:
-            synced(_write_array(tmp / f"{name}.npy", getattr(self, name)))
+            path = tmp / f"{name}.npy"
+            if not _linked(self._array_links.get(name), path):
+                _write_array(path, getattr(self, name))
+            synced(path)
         texts = tmp / "texts.bin"
         if not self._link_texts(texts):
             blob = self.text_blob
@@ -539,15 +545,17 @@ class Index:
         Saved files are never written in place, and a build's spool is never written after
         ``finish``: sharing the inode is safe, and saves writing (and syncing) the texts again.
         """
-        try:
-            if self._text_link is not None:
-                return self._text_link(dest)
-            if self.text_path is not None:
-                os.link(self.text_path, dest)
-                return True
-        except OSError:
-            dest.unlink(missing_ok=True)
-        return False
+        if self._text_link is not None:
+            return _linked(self._text_link, dest)
+        source = self.text_path
+        if source is None:
+            return False
+
+        def link(d: Path) -> bool:
+            os.link(source, d)
+            return True
+
+        return _linked(link, dest)
 
     @classmethod
     def load(
@@ -644,6 +652,17 @@ def _write_bytes(path: Path, data: bytes | memoryview, *, sync: bool = False) ->
             fh.flush()
             os.fsync(fh.fileno())
     return path
+
+
+def _linked(link: Callable[[Path], bool] | None, dest: Path) -> bool:
+    """Whether ``link`` gave an existing file the name ``dest`` (never raises)."""
+    if link is None:
+        return False
+    try:
+        return link(dest)
+    except OSError:
+        dest.unlink(missing_ok=True)
+        return False
 
 
 def _fsync_file(path: Path) -> None:
