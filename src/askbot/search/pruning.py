@@ -1,7 +1,8 @@
 """Exact top-k BM25 by dynamic pruning (progressive MaxScore over per-term maxima), in numpy.
 
 A passage's score is the sum, over query term occurrences, of the weight of that term in that
-passage (``okapi_weight``, computed from the posting's term frequency and the passage's length). Every term's largest weight (``term_max``) bounds what it can add, so:
+passage (``okapi_weight``, computed from the posting's term frequency and the passage's length).
+Every term's largest weight (``term_max``) bounds what it can add, so:
 
 1. A first threshold: score exactly the few passages of every term's champion list (its
    highest-weight postings, stored at build time); the k-th best of those is at most the true
