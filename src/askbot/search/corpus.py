@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,44 @@ FRONT_MATTER_KEYS = frozenset({"title", "date", "url", "source", "author"})
 META_NAMES = frozenset({"readme", "license", "licence", "attribution", "notice", "copying"})
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 WINDOW_WORDS = 120
+
+
+class _LazyPattern:
+    """A regular expression compiled at its first use.
+
+    The speaker-attribution patterns take ~13 ms to compile, and only a build (or a passage
+    shown with its speaker's role) uses them; a one-shot ``askbot ask`` should not pay for them.
+    """
+
+    __slots__ = ("_compiled", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._compiled: re.Pattern[str] | None = None
+
+    def _get(self) -> re.Pattern[str]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self.pattern)
+        return compiled
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self._get().search(text, pos, endpos)
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self._get().match(text, pos, endpos)
+
+    def fullmatch(self, text: str) -> re.Match[str] | None:
+        return self._get().fullmatch(text)
+
+    def finditer(
+        self, text: str, pos: int = 0, endpos: int = sys.maxsize
+    ) -> Iterator[re.Match[str]]:
+        return self._get().finditer(text, pos, endpos)
+
+    def sub(self, repl: str, text: str) -> str:
+        return self._get().sub(repl, text)
+
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 # A sentence ends at . ! ? (optionally followed by closing quotes) and whitespace.
@@ -503,40 +542,40 @@ def _word_alternation(words: tuple[str, ...]) -> str:
 
 
 # Is there a speech verb at all (outside quotes)? Rules out most paragraphs in one search.
-_ANY_VERB = re.compile(_word_alternation((*_VERBS, "continued")))
+_ANY_VERB = _LazyPattern(_word_alternation((*_VERBS, "continued")))
 _AUX = r"(?:(?:also|has|had|have|then|later|previously|once|further)\s+){0,2}"
 # Masks quoted text: not a word character, not whitespace, not a quote, so no pattern crosses it.
 _MASK = "·"
-_QUOTE_MARK = re.compile('["“”]')
-_PRONOUN = re.compile(
+_QUOTE_MARK = _LazyPattern('["“”]')
+_PRONOUN = _LazyPattern(
     rf"(?:^|[.!?:;]\s+|[\"”],?\s+)(?P<pronoun>[Hh]e|[Ss]he|[Tt]hey)\s+{_AUX}"
     rf"(?:{_VERB}\b|continued(?=\s*[:,]))"
 )
-_VERB_THEN_NAME = re.compile(rf"[\"”],?\s+{_VERB}\s+(?P<name>{_NAME})")
+_VERB_THEN_NAME = _LazyPattern(rf"[\"”],?\s+{_VERB}\s+(?P<name>{_NAME})")
 # An appositive between name and verb may hold commas ("Cynthia Thompson, curator at the
 # University of Arkansas, Fayetteville, said") but never a quote or a sentence end.
-_NAME_THEN_VERB = re.compile(rf"(?P<name>{_NAME})(?:,\s[^\"“”·.;]{{1,120}}?,)?\s+{_AUX}{_VERB}\b")
-_QUOTE_BEFORE = re.compile(r"[\"”]\s*,?\s*$")
-_QUOTE_FOLLOWS = re.compile(r"[^.!?\"“”·]{0,60}?[,:]\s*[\"“]")
+_NAME_THEN_VERB = _LazyPattern(rf"(?P<name>{_NAME})(?:,\s[^\"“”·.;]{{1,120}}?,)?\s+{_AUX}{_VERB}\b")
+_QUOTE_BEFORE = _LazyPattern(r"[\"”]\s*,?\s*$")
+_QUOTE_FOLLOWS = _LazyPattern(r"[^.!?\"“”·]{0,60}?[,:]\s*[\"“]")
 # "according to the team's coach, Alireza Mehraban": a role ending in a lowercase noun, a comma,
 # then the name (not "according to Rathbun, Daniel was ...").
-_ACCORDING_APPOSITIVE = re.compile(
+_ACCORDING_APPOSITIVE = _LazyPattern(
     rf"[Aa]ccording to [^,.;\"“”·]{{0,40}}?\b[a-z][\w'’-]*,\s+(?P<name>{_NAME})"
 )
-_ACCORDING = re.compile(
+_ACCORDING = _LazyPattern(
     rf"[Aa]ccording to (?:the\s+)?(?:(?!an?\s)[a-z][\w'’-]*\s+){{0,3}}(?P<name>{_NAME})"
 )
 # "according to Afghan Ambassador to the United States Hamdullah Mohib, ...": a title, then the
 # name that ends the clause.
-_ACCORDING_TITLED = re.compile(
+_ACCORDING_TITLED = _LazyPattern(
     rf"[Aa]ccording to [^,.;\"“”·]{{0,60}}?\b(?P<name>{_NAME})(?=[,;]|\.\s|\.$)"
 )
 # The subject of a sentence, when it is a two- or three-word name: who "he said" refers to.
-_SUBJECT = re.compile(
+_SUBJECT = _LazyPattern(
     r"(?:^|[.!?]\s+)(?:(?:For|After|Then|Meanwhile|Later|But|And|So|Also)\s+)?"
     r"(?P<name>[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*){1,2})\b(?!\s+[A-Z])"
 )
-_LEADING_NOISE = re.compile(
+_LEADING_NOISE = _LazyPattern(
     r"^(?:(?:The|A|An|But|And|However|In|On|At|For|As|After|When|While|US|U\.S\.|UN|"
     r"Mr\.?|Mrs\.?|Ms\.?|Dr\.?)\s+)+"
 )
@@ -750,7 +789,7 @@ def _fuller_name(surname: str, text: str) -> str:
     return ""
 
 
-_GIVEN = re.compile(r"[A-Z][\w'’-]+")
+_GIVEN = _LazyPattern(r"[A-Z][\w'’-]+")
 # Capitalised at a sentence start without being a name ("Yesterday Biegun said").
 _OPENERS = frozenset([
     "yesterday", "today", "tomorrow", "meanwhile", "later", "however", "also", "although",
