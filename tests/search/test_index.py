@@ -9,6 +9,7 @@ import pytest
 from conftest import BUNDLED_CORPUS, SHARED, bundled_index
 from rank_bm25 import BM25Okapi
 
+from askbot.search import residency
 from askbot.search.analysis import Analyzer
 from askbot.search.build import build_index, tokenize_passages
 from askbot.search.corpus import load_corpus, split_passages
@@ -147,3 +148,23 @@ def test_loaded_index_keeps_a_bounded_article_cache(
     assert len(loaded.articles._cache) == 0  # type: ignore[attr-defined]
     assert list(loaded.articles) == list(index.articles)
     assert len(loaded.articles._cache) <= 3  # type: ignore[attr-defined]
+
+
+def test_saved_index_leaves_the_page_cache_and_loads_without_readahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save drops every array file it wrote from the page cache; load advises every map random,
+    unless the caller scans whole arrays (a reindex)."""
+    dropped: list[Path] = []
+    advised: list[int] = []
+    monkeypatch.setattr(residency, "drop_cached", lambda paths: dropped.extend(paths))
+    monkeypatch.setattr(
+        residency, "advise_random", lambda arrays: advised.append(len(list(arrays)))
+    )
+    path = bundled_index().save(tmp_path / "idx")
+    assert sorted(p.name for p in dropped) == sorted(f"{n}.npy" for n in Index._ARRAYS)
+    assert all(p.parent == path for p in dropped)
+    Index.load(path)
+    assert advised == [len(Index._ARRAYS) + 1]  # the arrays and the article offsets
+    Index.load(path, scan=True)
+    assert advised == [len(Index._ARRAYS) + 1]

@@ -120,7 +120,10 @@ def reindex(
     Raises ReindexUnsupported (or IndexFormatError) when a cold build is needed instead.
     """
     phases = Phases()
-    old = Index.load(old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params)
+    # scan: the merge reads every posting, so readahead stays on.
+    old = Index.load(
+        old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params, scan=True
+    )
     try:
         saved = read_saved_articles(old_path)
     except (OSError, ValueError) as exc:

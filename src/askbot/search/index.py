@@ -53,7 +53,7 @@ from typing import Any, overload
 import numpy as np
 import numpy.typing as npt
 
-from askbot.search import pruning
+from askbot.search import pruning, residency
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.models import Hit, Passage, Skipped
@@ -507,6 +507,9 @@ class Index:
         else:
             tmp.rename(final)
         _fsync_dir(final.parent)
+        # Everything is on disk: the page cache of the writes (large folios, which a reader's
+        # fault would map whole) goes, so a server's maps hold only the pages it reads.
+        residency.drop_cached(final / f"{name}.npy" for name in self._ARRAYS)
         return final
 
     def _write_files(self, tmp: Path, synced: _Syncer) -> None:
@@ -564,8 +567,14 @@ class Index:
         *,
         analyzer_fingerprint: str | None = None,
         params: BM25Params | None = None,
+        scan: bool = False,
     ) -> Index:
-        """Open a saved index, memory-mapping its arrays; refuse other versions or settings."""
+        """Open a saved index, memory-mapping its arrays; refuse other versions or settings.
+
+        The maps are read without readahead (``residency.advise_random``): a query reads a few
+        postings lists and passages, and only those pages become resident. ``scan``: the caller
+        reads whole arrays (a reindex), so readahead stays on.
+        """
         path = Path(directory)
         try:
             meta = json.loads((path / "meta.json").read_text())
@@ -601,6 +610,8 @@ class Index:
             article_offsets.shape[0] != meta.get("articles", 0) + 1
         ):
             raise IndexFormatError(f"damaged index in {path}: passage count does not match")
+        if not scan:
+            residency.advise_random([*arrays.values(), article_offsets])
         return cls(
             params=saved,
             analyzer_fingerprint=meta["analyzer"],
