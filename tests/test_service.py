@@ -109,39 +109,41 @@ async def test_questions_are_answered_while_a_reindex_runs(service: AskService) 
     assert answered and all(answered)
 
 
-async def test_reindex_compares_the_indexes_off_the_event_loop(
-    service: AskService, monkeypatch: pytest.MonkeyPatch
+async def test_the_worker_compares_the_indexes_when_the_old_folder_is_there(
+    service: AskService, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The report (which parses every article of both indexes) is not computed on the loop."""
-    threads: list[int] = []
-    compare = service_module.compare
-
-    def recording(*args: object) -> object:
-        threads.append(threading.get_ident())
-        return compare(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(service_module, "compare", recording)
-    await service.reindex()
-    assert threads and threading.get_ident() not in threads
+    """The report comes from the worker: the bot parses no article of either index."""
+    parsed: list[int] = []
+    hashes = service_module._hashes_gently
+    monkeypatch.setattr(
+        service_module, "_hashes_gently", lambda index: parsed.append(1) or hashes(index)
+    )
+    (corpus_dir / "wikinews" / "crane.md").unlink()
+    report = await service.reindex()
+    assert report.removed == ("wikinews/crane",) and parsed == []
 
 
-async def test_no_garbage_collection_runs_while_the_indexes_are_compared(
-    service: AskService, monkeypatch: pytest.MonkeyPatch
+async def test_with_the_old_folder_gone_the_indexes_are_compared_off_the_loop(
+    service: AskService, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Comparing creates an object per article; collections wait, and resume afterwards."""
-    enabled: list[bool] = []
-    compare = service_module.compare
+    """The bot compares by itself, on a thread, with collections paused, and reports the same."""
+    calls: list[tuple[int, bool]] = []
+    hashes = service_module._hashes_gently
 
-    def recording(*args: object) -> object:
-        enabled.append(gc.isenabled())
-        return compare(*args)  # type: ignore[arg-type]
+    def recording(index: Index) -> dict[str, str]:
+        calls.append((threading.get_ident(), gc.isenabled()))
+        return hashes(index)
 
-    monkeypatch.setattr(service_module, "compare", recording)
+    monkeypatch.setattr(service_module, "_hashes_gently", recording)
+    shutil.rmtree(service.spec.index_root / service.index.key)
+    (corpus_dir / "wikinews" / "crane.md").unlink()
     try:
-        await service.reindex()
+        report = await service.reindex()
     finally:
         gc.unfreeze()
-    assert enabled == [False] and gc.isenabled()
+    assert report.removed == ("wikinews/crane",) and report.added == report.changed == ()
+    assert len(calls) == 2 and all(t != threading.get_ident() and not on for t, on in calls)
+    assert gc.isenabled()
 
 
 async def test_the_replaced_index_is_released_off_the_event_loop(service: AskService) -> None:

@@ -6,19 +6,19 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import gc
-import json
 import logging
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions, build_answer
 from askbot.search.index import Index
 from askbot.search.models import Answer
 from askbot.search.query import Filters
-from askbot.search.store import IndexSpec, Opened, ReindexReport, compare, open_index
-from askbot.search.worker import spec_to_json
+from askbot.search.store import IndexSpec, Opened, ReindexReport, open_index
+from askbot.search.worker import Built, Changes, built_from_result, parse_result, spec_to_json
 from askbot.storage.querylog import QueryLog, QueryRecord, new_query_id, utc_now
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,12 @@ class Asker:
     user_id: int | None = None
 
 
-async def build_in_worker(spec: IndexSpec) -> str:
-    """Build and save the index in a child process; returns the saved folder.
+async def build_in_worker(spec: IndexSpec, previous: Path | None = None) -> Built:
+    """Build and save the index in a child process; returns the saved folder (and the changes).
 
     The parent then memory-maps the result, so neither the build's CPU nor its memory peak
-    lands in the bot's process.
+    lands in the bot's process. With ``previous`` (the replaced index's folder) the worker also
+    compares the two indexes, which would otherwise parse every article of both in this process.
     """
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "askbot.search.worker",
@@ -59,20 +60,16 @@ async def build_in_worker(spec: IndexSpec) -> str:
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        out, err = await proc.communicate(spec_to_json(spec).encode())
+        out, err = await proc.communicate(spec_to_json(spec, previous).encode())
     except asyncio.CancelledError:
         # The bot is shutting down mid-reindex: the build must not outlive it. Its half-written
         # temp folder is never loaded and is cleaned up by a later build.
         proc.kill()
         await proc.wait()
         raise
-    lines = out.decode(errors="replace").strip().splitlines()
-    try:
-        result = json.loads(lines[-1]) if lines else {}
-    except ValueError:
-        result = {}
+    result = parse_result(out.decode(errors="replace"))
     if proc.returncode == 0 and "path" in result:
-        return str(result["path"])
+        return built_from_result(result)
     reason = result.get("error") or (err.decode(errors="replace").strip().splitlines() or ["?"])[-1]
     raise ReindexError(f"could not build the index: {reason}")
 
@@ -94,34 +91,41 @@ GENTLE_EVERY = 64
 GENTLE_PAUSE = 0.001
 
 
-def _read_articles_gently(index: Index) -> None:
-    """Parse (and so cache) every article of ``index``, pausing often for the other threads."""
-    for i, _ in enumerate(index.articles):
+def _hashes_gently(index: Index) -> dict[str, str]:
+    """Article id -> content hash of ``index``, pausing often for the other threads."""
+    hashes: dict[str, str] = {}
+    for i, article in enumerate(index.articles):
+        hashes[article.id] = article.content_hash
         if i % GENTLE_EVERY == GENTLE_EVERY - 1:
             time.sleep(GENTLE_PAUSE)
+    return hashes
 
 
 def _compare_and_release(retired: list[Index], new: Index, seconds: float) -> ReindexReport:
-    """The report of a swap; the old index's last reference (``retired`` holds it) dies here.
+    """The report of a swap the worker could not compare; the old index dies here.
 
-    Comparing parses (and the indexes cache) every article of both: 200k small objects at 1M
-    passages. Collections triggered while they pile up would walk an ever larger heap, each
-    stopping every thread, the event loop's too, for 100+ ms; none of them is in a cycle, so
-    collection waits until the comparison is done, and what survives (the new index's
-    articles) is frozen with the rest of the long-lived heap.
+    Comparing parses every article of both: 200k small objects at 1M passages. Collections
+    triggered while they pile up would walk an ever larger heap, each stopping every thread,
+    the event loop's too, for 100+ ms; none of them is in a cycle, so collection waits until
+    the comparison is done.
     """
-    old = retired.pop()
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _read_articles_gently(old)
-        _read_articles_gently(new)
-        return compare(old, new, seconds)
-    finally:
+        old = retired.pop()
+        changes = Changes.between(_hashes_gently(old), _hashes_gently(new))
         del old
+    finally:
         if collecting:
             gc.enable()
             gc.freeze()
+    return changes.report(new, seconds)
+
+
+def _release(retired: list[Index]) -> None:
+    """Drop the old index's last reference (``retired`` holds it): unmapping can take long."""
+    retired.pop()
+    gc.freeze()
 
 
 class AskService:
@@ -227,8 +231,8 @@ class AskService:
         """
         async with self._reindex_lock:
             started = time.perf_counter()
-            path = await build_in_worker(self.spec)
-            new = await asyncio.to_thread(_load_warm, path)
+            built = await build_in_worker(self.spec, self.spec.index_root / self._index.key)
+            new = await asyncio.to_thread(_load_warm, built.path)
             if new.n_docs == 0:
                 raise ReindexError(
                     f"the corpus folder {self.spec.corpus_dir} has no readable articles "
@@ -236,12 +240,16 @@ class AskService:
                 )
             retired = [self._index]
             self._index = new
+            seconds = time.perf_counter() - started
             # After the swap, so new questions do not wait for it, and off the event loop:
-            # comparing parses every article of both indexes (seconds at 100k articles), and
-            # freeing the old index unmaps its files (a long system call when they were deleted).
-            report = await asyncio.to_thread(
-                _compare_and_release, retired, new, time.perf_counter() - started
-            )
+            # freeing the old index unmaps its files (a long system call when they were
+            # deleted). The worker compared the indexes unless the old folder was gone; then
+            # it is done here, gently (it parses every article of both).
+            if built.changes is not None:
+                report = built.changes.report(new, seconds)
+                await asyncio.to_thread(_release, retired)
+            else:
+                report = await asyncio.to_thread(_compare_and_release, retired, new, seconds)
             log.info(
                 "reindexed: %d articles, %d passages (+%d ~%d -%d, %d skipped) in %.2fs",
                 report.articles, report.passages, len(report.added), len(report.changed),
