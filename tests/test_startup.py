@@ -152,6 +152,16 @@ def test_settings_import_no_asyncio_and_leave_the_real_one_to_importers(tmp_path
     assert result.stderr.split() == ["False", "2", "True", "True"]
 
 
+def test_the_stand_in_used_during_the_import_gives_the_real_asyncio(tmp_path: Path) -> None:
+    """Were pydantic-settings to use asyncio while it is imported, the stand-in would import
+    the real module (not find itself in sys.modules and recurse)."""
+    code = ("import sys; from askbot.config import _AsyncioOnFirstUse as S; "
+            "stub = sys.modules['asyncio'] = S('asyncio'); run = stub.run; import asyncio; "
+            "print(run is asyncio.run, sys.modules['asyncio'] is asyncio is not stub, "
+            "file=sys.stderr)")  # fmt: skip
+    assert _program(code, tmp_path) == "True True"
+
+
 def test_an_asyncio_already_imported_is_left_alone(tmp_path: Path) -> None:
     """Imported after asyncio (the bot, the tests), config changes nothing about it."""
     code = ("import sys, asyncio; before = asyncio; import askbot.config, pydantic_settings.main; "

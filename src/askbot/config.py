@@ -23,6 +23,8 @@ class _AsyncioOnFirstUse(types.ModuleType):
     """
 
     def __getattr__(self, name: str) -> Any:
+        if sys.modules.get("asyncio") is self:  # used while pydantic-settings is imported
+            del sys.modules["asyncio"]
         import asyncio
 
         return getattr(asyncio, name)
