@@ -68,16 +68,22 @@ STARTUP_LIMIT_MS = 1000.0
 LAG_LIMIT_MS = 100.0
 
 
+def _write_synthetic(path: Path, count: int, seed: int, prefix: str, title: str) -> None:
+    """``count`` articles of 10 paragraphs drawn from the bundled corpus's words, as a new JSONL
+    file (mode "x": never an edit of an existing file, which may be a shared hard link)."""
+    words = " ".join(p.read_text(encoding="utf-8") for p in (REPO / "corpus").rglob("*.md")).split()
+    rng = random.Random(seed)
+    with open(path, "x", encoding="utf-8") as fh:
+        for i in range(count):
+            paragraphs = [" ".join(rng.choices(words, k=60)) + "." for _ in range(10)]
+            row = {"id": f"{prefix}/{i}", "title": f"{title} {i}", "text": "\n\n".join(paragraphs)}
+            fh.write(json.dumps(row) + "\n")
+
+
 def synth_corpus(target: Path, articles: int, seed: int) -> None:
     """The bundled corpus plus synthetic articles made of its own words, as one JSONL file."""
     shutil.copytree(REPO / "corpus", target)
-    words = " ".join(p.read_text(encoding="utf-8") for p in (REPO / "corpus").rglob("*.md")).split()
-    rng = random.Random(seed)
-    with open(target / "synthetic.jsonl", "w", encoding="utf-8") as fh:
-        for i in range(articles):
-            paragraphs = [" ".join(rng.choices(words, k=60)) + "." for _ in range(10)]
-            row = {"id": f"synth/{i}", "title": f"Synthetic {i}", "text": "\n\n".join(paragraphs)}
-            fh.write(json.dumps(row) + "\n")
+    _write_synthetic(target / "synthetic.jsonl", articles, seed, "synth", "Synthetic")
 
 
 def link_corpus(source: Path, target: Path) -> None:
@@ -93,13 +99,7 @@ def link_corpus(source: Path, target: Path) -> None:
 
 def add_articles(corpus: Path, count: int, seed: int) -> None:
     """``count`` new articles in a new file (never an edit of a linked file, which is shared)."""
-    rng = random.Random(seed)
-    words = " ".join(p.read_text(encoding="utf-8") for p in (REPO / "corpus").rglob("*.md")).split()
-    with open(corpus / "zz-load-added.jsonl", "x", encoding="utf-8") as fh:
-        for i in range(count):
-            paragraphs = [" ".join(rng.choices(words, k=60)) + "." for _ in range(10)]
-            row = {"id": f"load-added/{i}", "title": f"Added {i}", "text": "\n\n".join(paragraphs)}
-            fh.write(json.dumps(row) + "\n")
+    _write_synthetic(corpus / "zz-load-added.jsonl", count, seed, "load-added", "Added")
 
 
 def copy_saved_index(source: Path, data: Path) -> None:
