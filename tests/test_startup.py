@@ -92,9 +92,7 @@ def _openblas_threads_seen_by_main(tmp_path: Path, **env: str) -> str:
     code = ("import os, sys; from askbot.cli import main; main(['config', '--json']); "
             "print(os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)")  # fmt: skip
     environ = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | env
-    result = subprocess.run([sys.executable, "-c", code], env=environ, cwd=tmp_path,
-                            capture_output=True, text=True, check=True)  # fmt: skip
-    return result.stderr.strip().splitlines()[-1]
+    return _program(code, tmp_path, environ)
 
 
 def test_the_command_runs_openblas_on_one_thread(tmp_path: Path) -> None:
@@ -111,18 +109,14 @@ def test_the_program_freezes_the_heap_before_exiting(tmp_path: Path) -> None:
     """main() without argv (the program) leaves the exit to the OS, not the cycle collector."""
     code = ("import gc, sys; from askbot.cli import main; sys.argv = ['askbot', 'config']; "
             "main(); print(gc.get_freeze_count() > 0, file=sys.stderr)")  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, check=True)  # fmt: skip
-    assert result.stderr.strip().splitlines()[-1] == "True"
+    assert _program(code, tmp_path) == "True"
 
 
 def test_main_called_with_arguments_leaves_the_heap_alone(tmp_path: Path) -> None:
     """Tests and embedders calling main([...]) keep a normal collector."""
     code = ("import gc, sys; from askbot.cli import main; main(['config']); "
             "print(gc.get_freeze_count(), file=sys.stderr)")  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, check=True)  # fmt: skip
-    assert result.stderr.strip().splitlines()[-1] == "0"
+    assert _program(code, tmp_path) == "0"
 
 
 def _program(code: str, cwd: Path, env: dict[str, str] | None = None) -> str:
