@@ -6,8 +6,9 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
+from typing import TypeVar
 
 import Stemmer
 
@@ -288,49 +289,26 @@ CACHE_ENTRIES = 1 << 18
 
 
 _CHUNK = re.compile(r"\S+")
+_T = TypeVar("_T")
 
 
-class _ChunkTerms(dict[str, tuple[str, ...]]):
-    """Whitespace-separated chunk -> its terms, computed on first use (``__missing__``).
+class _ChunkCache(dict[str, tuple[_T, ...]]):
+    """Whitespace-separated chunk -> what ``analyse`` makes of it, computed on first use.
 
     No token spans whitespace, so a text's terms are its chunks' terms in order; looking chunks
     up in a dict (``map`` over ``__getitem__``, in C) is several times faster than running the
-    token pattern and the per-token cache over the whole text again.
+    token pattern and the per-token cache over the whole text again. Emptied when full.
     """
 
-    def __init__(self, analyzer: Analyzer, acronyms: bool) -> None:
+    def __init__(self, analyse: Callable[[str], tuple[_T, ...]]) -> None:
         super().__init__()
-        self._analyzer = analyzer
-        self._acronyms = acronyms
+        self._analyse = analyse
 
-    def __missing__(self, chunk: str) -> tuple[str, ...]:
+    def __missing__(self, chunk: str) -> tuple[_T, ...]:
         if len(self) >= CACHE_ENTRIES:
             self.clear()
-        lookup, acronyms = self._analyzer._lookup, self._acronyms
-        terms = tuple(t for r in _TOKEN.findall(chunk) if (t := lookup(r, acronyms)) is not None)
-        self[chunk] = terms
-        return terms
-
-
-class _ChunkSpans(dict[str, tuple[tuple[str, int, int], ...]]):
-    """Chunk -> each of its terms with its character range in the chunk (``Analyzer.spans``)."""
-
-    def __init__(self, analyzer: Analyzer, acronyms: bool) -> None:
-        super().__init__()
-        self._analyzer = analyzer
-        self._acronyms = acronyms
-
-    def __missing__(self, chunk: str) -> tuple[tuple[str, int, int], ...]:
-        if len(self) >= CACHE_ENTRIES:
-            self.clear()
-        lookup, acronyms = self._analyzer._lookup, self._acronyms
-        spans = tuple(
-            (term, match.start(), match.end())
-            for match in _TOKEN.finditer(chunk)
-            if (term := lookup(match.group(), acronyms)) is not None
-        )
-        self[chunk] = spans
-        return spans
+        found = self[chunk] = self._analyse(chunk)
+        return found
 
 
 class Analyzer:
@@ -344,10 +322,10 @@ class Analyzer:
         # while making a million-passage build mostly dictionary lookups.
         self._cache_acronyms: dict[str, str | None] = {}
         self._cache_plain: dict[str, str | None] = {}
-        self._chunks_acronyms = _ChunkTerms(self, acronyms=True)
-        self._chunks_plain = _ChunkTerms(self, acronyms=False)
-        self._spans_acronyms = _ChunkSpans(self, acronyms=True)
-        self._spans_plain = _ChunkSpans(self, acronyms=False)
+        self._chunks_acronyms = _ChunkCache(lambda chunk: self._chunk_terms(chunk, True))
+        self._chunks_plain = _ChunkCache(lambda chunk: self._chunk_terms(chunk, False))
+        self._spans_acronyms = _ChunkCache(lambda chunk: self._chunk_spans(chunk, True))
+        self._spans_plain = _ChunkCache(lambda chunk: self._chunk_spans(chunk, False))
 
     def fingerprint(self) -> str:
         """A hash of everything that changes which terms a text produces."""
@@ -394,6 +372,17 @@ class Analyzer:
                 cache.clear()
             term = cache[raw] = self._term(raw, acronyms)
             return term
+
+    def _chunk_terms(self, chunk: str, acronyms: bool) -> tuple[str, ...]:
+        found = (self._lookup(raw, acronyms) for raw in _TOKEN.findall(chunk))
+        return tuple(term for term in found if term is not None)
+
+    def _chunk_spans(self, chunk: str, acronyms: bool) -> tuple[tuple[str, int, int], ...]:
+        return tuple(
+            (term, match.start(), match.end())
+            for match in _TOKEN.finditer(chunk)
+            if (term := self._lookup(match.group(), acronyms)) is not None
+        )
 
     def terms(self, text: str) -> list[str]:
         """The index terms of ``text``, in order, duplicates kept (BM25 counts them)."""
