@@ -25,15 +25,10 @@ from typing import Any
 
 def _mapping_of(array: Any) -> mmap.mmap | None:
     """The mmap an array (or a view of a view of it) reads from, or None."""
-    seen = 0
     base = array
-    while base is not None and seen < 16:
-        if isinstance(base, mmap.mmap):
-            return base
-        parent = getattr(base, "base", None)
-        base = parent if parent is not None else getattr(base, "_mmap", None)
-        seen += 1
-    return None
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    return base
 
 
 def advise_random(arrays: Iterable[Any]) -> int:
