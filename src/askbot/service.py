@@ -17,8 +17,8 @@ from askbot.search.answer import AnswerOptions, build_answer
 from askbot.search.index import Index
 from askbot.search.models import Answer
 from askbot.search.query import Filters
-from askbot.search.store import IndexSpec, Opened, ReindexReport, open_index
-from askbot.search.worker import Built, Changes, built_from_result, parse_result, spec_to_json
+from askbot.search.store import Changes, IndexSpec, Opened, ReindexReport, open_index
+from askbot.search.worker import Built, built_from_result, parse_result, spec_to_json
 from askbot.storage.querylog import QueryLog, QueryRecord, new_query_id, utc_now
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,8 @@ from pathlib import Path
 from conftest import SEED_ID, write
 
 from askbot.search.analysis import Analyzer
-from askbot.search.store import IndexSpec, build_and_save, compare
+from askbot.search.store import Changes, IndexSpec, build_and_save, compare
 from askbot.search.worker import (
-    Changes,
     built_from_result,
     parse_result,
     previous_from_json,

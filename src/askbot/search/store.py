@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,37 @@ class ReindexReport:
     skipped: tuple[Skipped, ...]
     seconds: float
     key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """Article ids added, changed (another content hash) and removed by a rebuild, sorted."""
+
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @classmethod
+    def between(cls, before: Mapping[str, str], after: Mapping[str, str]) -> Changes:
+        """The changes from ``before`` to ``after`` (article id -> content hash each)."""
+        return cls(
+            added=tuple(sorted(k for k in after if k not in before)),
+            changed=tuple(sorted(k for k, h in after.items() if k in before and before[k] != h)),
+            removed=tuple(sorted(k for k in before if k not in after)),
+        )
+
+    def report(self, new: Index, seconds: float) -> ReindexReport:
+        """The reindex report of ``new``, built in ``seconds``, with these changes."""
+        return ReindexReport(
+            articles=len(new.articles),
+            passages=new.n_docs,
+            added=self.added,
+            changed=self.changed,
+            removed=self.removed,
+            skipped=tuple(new.skipped),
+            seconds=round(seconds, 3),
+            key=new.key,
+        )
 
 
 def _check_not_inside(corpus_dir: Path, index_root: Path) -> None:
@@ -204,14 +236,4 @@ def _prune(index_root: Path, keep: Path) -> None:
 def compare(old: Index | None, new: Index, seconds: float) -> ReindexReport:
     """Articles added, changed and removed between two indexes."""
     before = old.content_hashes() if old is not None else {}
-    after = new.content_hashes()
-    return ReindexReport(
-        articles=len(new.articles),
-        passages=new.n_docs,
-        added=tuple(sorted(set(after) - set(before))),
-        changed=tuple(sorted(k for k in after if k in before and before[k] != after[k])),
-        removed=tuple(sorted(set(before) - set(after))),
-        skipped=tuple(new.skipped),
-        seconds=round(seconds, 3),
-        key=new.key,
-    )
+    return Changes.between(before, new.content_hashes()).report(new, seconds)

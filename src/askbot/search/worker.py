@@ -19,38 +19,7 @@ from typing import Any
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import CorpusError
 from askbot.search.index import BM25Params, Index, IndexFormatError
-from askbot.search.store import IndexSpec, ReindexReport, build_and_save
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """Article ids added, changed (another content hash) and removed by a rebuild, sorted."""
-
-    added: tuple[str, ...]
-    changed: tuple[str, ...]
-    removed: tuple[str, ...]
-
-    @classmethod
-    def between(cls, before: Mapping[str, str], after: Mapping[str, str]) -> Changes:
-        """The changes from ``before`` to ``after`` (article id -> content hash each)."""
-        return cls(
-            added=tuple(sorted(k for k in after if k not in before)),
-            changed=tuple(sorted(k for k, h in after.items() if k in before and before[k] != h)),
-            removed=tuple(sorted(k for k in before if k not in after)),
-        )
-
-    def report(self, new: Index, seconds: float) -> ReindexReport:
-        """The reindex report of ``new``, built in ``seconds``, with these changes."""
-        return ReindexReport(
-            articles=len(new.articles),
-            passages=new.n_docs,
-            added=self.added,
-            changed=self.changed,
-            removed=self.removed,
-            skipped=tuple(new.skipped),
-            seconds=round(seconds, 3),
-            key=new.key,
-        )
+from askbot.search.store import Changes, IndexSpec, build_and_save
 
 
 @dataclass(frozen=True, slots=True)
