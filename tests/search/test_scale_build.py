@@ -7,6 +7,7 @@ import shutil
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,6 +62,203 @@ def test_every_character_clean_text_removes_is_non_printable() -> None:
     """Every character clean_text removes is non-printable (the fast path skips clean_text)."""
     removed = [c for c in map(chr, range(sys.maxunicode + 1)) if _INVISIBLE.match(c)]
     assert removed and not any(c.isprintable() for c in removed)
+
+
+# -- the compiled chunk table (askbot.search._chunks) against the Python path ------------------
+
+WHITESPACE = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+_WIDE = ["é", "ß", "ē", "İ", "Ω", "€", "中", "😀", "𝐀", "\U00010400", "’", "'", ".", "-", "A", "b"]
+# Text made mostly of whitespace and a few letters of every width, so chunks are short and repeat.
+SPACY = st.text(alphabet=st.sampled_from(WHITESPACE + _WIDE), max_size=40)
+
+
+def _compiled_table() -> Any:
+    if tokenize_parallel._chunks is None:
+        pytest.fail("the compiled chunk table is not built (pip install -e . needs gcc)")
+    return tokenize_parallel._chunks.ChunkTable(7)
+
+
+def _both(texts: list[str]) -> tuple[TermIds, TermIds]:
+    """A compiled and a pure-Python TermIds, each after one batch of ``texts``, checked equal."""
+    _compiled_table()
+    compiled, python = TermIds(A), TermIds(A, compiled=False)
+    assert compiled.compiled and not python.compiled
+    got, want = compiled.batch(texts), python.batch(texts)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[0].dtype == np.int32 and got[1].dtype == np.int64
+    assert list(compiled.vocab) == list(python.vocab)
+    return compiled, python
+
+
+class _Recorder:
+    """A table callback that records the chunks it is asked about and gives each its length."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bool]] = []
+
+    def __call__(self, chunk: str, shouted: bool) -> list[int]:
+        self.calls.append((chunk, shouted))
+        return [len(chunk)]
+
+
+def test_compiled_chunk_table_is_built() -> None:
+    """pip install -e . compiles askbot.search._chunks, and TermIds uses it by default."""
+    _compiled_table()
+    assert TermIds(A).compiled
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXTS, max_size=6))
+def test_compiled_term_ids_equal_the_python_term_ids(texts: list[str]) -> None:
+    """The chunk table gives the Python path's term ids, counts and vocabulary for any texts."""
+    _both(texts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SPACY, max_size=6))
+def test_compiled_term_ids_equal_the_python_ones_for_whitespace_heavy_text(
+    texts: list[str],
+) -> None:
+    """Texts of every whitespace and every character width: the same ids either way."""
+    _both(texts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXTS, SPACY))
+def test_compiled_terms_equal_the_analyzer_terms(text: str) -> None:
+    """With the chunk table, TermIds still gives exactly Analyzer.terms."""
+    _compiled_table()
+    assert TermIds(A).terms(text) == A.terms(text)
+
+
+def test_table_splits_where_str_split_splits_for_every_whitespace_character() -> None:
+    """Each of Python's whitespace characters separates chunks, as in str.split()."""
+    table, record = _compiled_table(), _Recorder()
+    texts = [f"a{ws}b{ws}{ws}c\u00e9{ws}" for ws in WHITESPACE] + ["\u3000".join(WHITESPACE)]
+    table.batch(texts, bytes(len(texts)), record)
+    assert sorted(c for c, _ in record.calls) == sorted({c for t in texts for c in t.split()})
+
+
+def test_table_keeps_characters_str_split_keeps() -> None:
+    """Invisible and control characters that are not whitespace stay inside a chunk."""
+    table, record = _compiled_table(), _Recorder()
+    text = "a\u200bb c\x00d e\ufeff\x7ff"
+    table.batch([text], b"\0", record)
+    assert [c for c, _ in record.calls] == text.split() == ["a\u200bb", "c\x00d", "e\ufeff\x7ff"]
+
+
+def test_table_finds_a_chunk_whatever_the_width_of_the_text_around_it() -> None:
+    """'café' in a Latin-1, a UCS-2 and a UCS-4 text is one chunk (keys are code points)."""
+    table, record = _compiled_table(), _Recorder()
+    texts = ["café", "café \u20ac", "café \U0001f600", "\u20ac café"]
+    tokens, counts = table.batch(texts, bytes(4), record)
+    assert [c for c, _ in record.calls] == ["café", "\u20ac", "\U0001f600"]
+    assert np.frombuffer(tokens, np.int32).tolist() == [4, 4, 1, 4, 1, 1, 4]
+    assert np.frombuffer(counts, np.int64).tolist() == [1, 2, 2, 2]
+
+
+def test_non_bmp_chunks_give_the_python_term_ids() -> None:
+    """Chunks with characters beyond the BMP (emoji, math letters) analyse as in Python."""
+    _both(["𝐀𝐁𝐂 says 😀hello😀 \U00010400\U00010428 ok", "hello 😀 𝐀𝐁𝐂", "ÅNGSTRÖM 𝐀"])
+
+
+def test_empty_and_whitespace_only_texts_have_no_terms() -> None:
+    """Empty texts and texts of only whitespace count zero terms, between texts that have some."""
+    compiled, _ = _both(["", "river bank", " \t\n\u3000\u2028\xa0 ", "", "bank"])
+    tokens, counts = compiled.batch(["", " \u2029 "])
+    assert tokens.tolist() == [] and counts.tolist() == [0, 0]
+
+
+def test_empty_batch_has_no_terms() -> None:
+    """A batch of no texts gives empty arrays of the right types."""
+    compiled, _ = _both([])
+    tokens, counts = compiled.batch([])
+    assert tokens.shape == counts.shape == (0,)
+
+
+def test_shouted_and_plain_copies_of_a_chunk_are_different_chunks() -> None:
+    """'WHO' in shouted text (a stopword) and in mixed text (an acronym) are analysed apart."""
+    compiled, _ = _both(["WHO SAID IT", "Who said IT and WHO", "WHO SAID IT"])
+    assert compiled.terms("WHO SAID IT") == A.terms("WHO SAID IT") == ["say"]
+    assert compiled.terms("the WHO said") == ["who", "say"]
+
+
+def test_table_asks_for_a_chunk_once_even_when_it_repeats_within_a_batch() -> None:
+    """A new chunk repeated in one batch is analysed once; its repeats reuse the result."""
+    table, record = _compiled_table(), _Recorder()
+    tokens, _ = table.batch(["aa b aa", "b aa", "AA"], b"\0\0\1", record)
+    assert record.calls == [("aa", False), ("b", False), ("AA", True)]
+    assert np.frombuffer(tokens, np.int32).tolist() == [2, 1, 2, 1, 2, 2]
+    assert len(table) == 3
+
+
+def test_table_keeps_every_chunk_as_it_grows() -> None:
+    """Many thousands of chunks (many doublings of the table) are all found again, same ids."""
+    table, record = _compiled_table(), _Recorder()
+    texts = [" ".join(f"w{i}x{j}" for j in range(20)) for i in range(3000)]
+    first, counts = table.batch(texts, bytes(len(texts)), record)
+    again, _ = table.batch(texts, bytes(len(texts)), record)
+    assert len(record.calls) == len(table) == 60000
+    assert bytes(first) == bytes(again) and sum(np.frombuffer(counts, np.int64)) == 60000
+
+
+def test_a_long_chunk_is_kept_like_a_short_one() -> None:
+    """A chunk of 100,000 characters gives the Python path's term ids, twice."""
+    text = "x" * 100_000 + " " + "ab'" * 40_000
+    compiled, _ = _both([text, text])
+    assert compiled.terms(text) == A.terms(text)
+
+
+def test_a_failing_analysis_propagates_and_leaves_the_table_consistent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lookup that raises on a new chunk reaches the caller; later batches are still exact."""
+    compiled = TermIds(Analyzer())
+    _compiled_table()
+    compiled.batch(["river bank"])
+
+    def broken(raw: str, acronyms: bool) -> str | None:
+        raise RuntimeError(f"cannot analyse {raw}")
+
+    monkeypatch.setattr(compiled.analyzer, "_lookup", broken)
+    with pytest.raises(RuntimeError, match="cannot analyse delta"):
+        compiled.batch(["river delta", "bank"])
+    monkeypatch.undo()
+    texts = ["river bank", "river delta bank", "delta"]
+    reference = TermIds(Analyzer(), compiled=False)
+    reference.batch(["river bank"])
+    assert compiled.batch(texts)[0].tolist() == reference.batch(texts)[0].tolist()
+    assert list(compiled.vocab) == list(reference.vocab)
+
+
+def test_table_refuses_term_ids_that_do_not_fit_int32() -> None:
+    """A callback returning an id beyond int32 raises ValueError and stores nothing."""
+    table = _compiled_table()
+    with pytest.raises(ValueError, match="term id"):
+        table.batch(["a"], b"\0", lambda chunk, shouted: [2**31])
+    assert len(table) == 0
+
+
+def test_table_refuses_to_be_called_from_its_own_callback() -> None:
+    """A callback that calls the same table again gets RuntimeError (the table is mid-update)."""
+    table = _compiled_table()
+
+    def reenter(chunk: str, shouted: bool) -> list[int]:
+        table.batch(["b"], b"\0", lambda c, s: [1])
+        return [0]
+
+    with pytest.raises(RuntimeError, match="own callback"):
+        table.batch(["a"], b"\0", reenter)
+    assert len(table) == 0
+
+
+def test_index_built_without_the_chunk_table_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pure-Python fallback builds the very index the chunk table builds."""
+    _compiled_table()
+    compiled = build_index(ARTICLES, Analyzer())
+    monkeypatch.setattr(tokenize_parallel, "_chunks", None)
+    _same(build_index(ARTICLES, Analyzer()), compiled)
 
 
 def _same(a: Index, b: Index) -> None:

@@ -21,6 +21,11 @@ from askbot.search.analysis import _CHAT_MARKUP, _TOKEN, Analyzer, _blank, clean
 from askbot.search.corpus import Task, read_part, source_hash, split_passages
 from askbot.search.models import Article, Skipped
 
+try:
+    from askbot.search import _chunks
+except ImportError:  # pragma: no cover - installed without a C compiler: TermIds splits in Python
+    _chunks = None  # type: ignore[assignment]
+
 # Below this many articles a second process costs more than it saves.
 PARALLEL_MIN_ARTICLES = 4000
 TASK_ARTICLES = 2000
@@ -35,32 +40,65 @@ ANALYZER_VERSION = 2
 _SHOUTED = "\x00"
 
 
+def _analysable(text: str) -> str:
+    """The text as Analyzer.terms splits it: cleaned, chat markup blanked."""
+    # Every character clean_text removes is non-printable, so printable text is already clean
+    # (isprintable is a C loop, clean_text a regex substitution).
+    if not text.isprintable():
+        text = clean_text(text)
+    if "<" in text or "@" in text:  # chat markup is blanked, as Analyzer.terms does
+        text = _CHAT_MARKUP.sub(_blank, text)
+    return text
+
+
 class TermIds:
     """Maps text to term ids (first-seen order) exactly as ``Analyzer.terms`` maps it to terms.
 
     A token never spans whitespace (the token pattern has none), so the terms of a text are the
-    terms of its whitespace-separated chunks in order. Each distinct chunk is analysed once and
-    gets an id; a batch of passages then costs one ``str.split`` per passage, one dictionary
-    lookup per chunk (``map`` over ``dict.get``, all in C) and a numpy gather from chunk ids to
-    term ids. Distinct chunks are bounded by the vocabulary times a few punctuation variants.
+    terms of its whitespace-separated chunks in order, and each distinct chunk is analysed once.
+    Distinct chunks are bounded by the vocabulary times a few punctuation variants.
+
+    With the compiled chunk table (askbot.search._chunks) a batch of texts goes to term ids
+    without a Python object per chunk: at a million passages, creating, hashing and looking up
+    a str per chunk was most of the cost of a build. Without it (no C compiler, or
+    ``compiled=False``) the same ids come from ``str.split``, a dict of chunk ids and a numpy
+    gather; that path is the reference the tests hold the table to.
     """
 
-    def __init__(self, analyzer: Analyzer) -> None:
+    def __init__(self, analyzer: Analyzer, compiled: bool = True) -> None:
         self.analyzer = analyzer
         self.vocab: dict[str, int] = {}
+        # A random seed: which chunks share slots of the table changes from run to run (the ids
+        # never do), so no fixed corpus is slow every time.
+        self._table = (
+            _chunks.ChunkTable(int.from_bytes(os.urandom(8), "little"))
+            if compiled and _chunks is not None
+            else None
+        )
         self._chunk_id: dict[str, int] = {}
         self._chunk_ptr = array("q", [0])
         self._chunk_terms = array("i")
 
-    def _add_chunk(self, chunk: str) -> int:
-        acronyms = not chunk.startswith(_SHOUTED)
+    @property
+    def compiled(self) -> bool:
+        """Whether batches go through the compiled chunk table."""
+        return self._table is not None
+
+    def _chunk_term_ids(self, chunk: str, shouted: bool) -> list[int]:
+        """The term ids of one chunk, new terms getting the next ids (the table's callback)."""
         # Analyzer._lookup is the analyzer's own (cached) token -> term: the same rules.
         lookup = self.analyzer._lookup
+        acronyms = not shouted
+        found = [t for raw in _TOKEN.findall(chunk) if (t := lookup(raw, acronyms)) is not None]
+        # Ids are given only once every token is analysed: a lookup that raises leaves the
+        # vocabulary as it was.
         vocab = self.vocab
-        for raw in _TOKEN.findall(chunk if acronyms else chunk[1:]):
-            term = lookup(raw, acronyms)
-            if term is not None:
-                self._chunk_terms.append(vocab.setdefault(term, len(vocab)))
+        return [vocab.setdefault(term, len(vocab)) for term in found]
+
+    def _add_chunk(self, chunk: str) -> int:
+        shouted = chunk.startswith(_SHOUTED)
+        ids = self._chunk_term_ids(chunk[1:] if shouted else chunk, shouted)
+        self._chunk_terms.extend(ids)
         cid = self._chunk_id[chunk] = len(self._chunk_ptr) - 1
         self._chunk_ptr.append(len(self._chunk_terms))
         return cid
@@ -69,16 +107,22 @@ class TermIds:
         """The term ids of all ``texts`` concatenated, and how many belong to each text."""
         if analysis.ANALYZER_VERSION != ANALYZER_VERSION:
             return self._batch_by_analyzer(texts)
+        texts = [_analysable(text) for text in texts]
+        if self._table is None:
+            return self._batch_in_python(texts)
+        # In all-capitals text capitals mean nothing (as in Analyzer.terms).
+        shouted = bytes(map(str.isupper, texts))
+        tokens, counts = self._table.batch(texts, shouted, self._chunk_term_ids)
+        return np.frombuffer(tokens, dtype=np.int32), np.frombuffer(counts, dtype=np.int64)
+
+    def _batch_in_python(
+        self, texts: Sequence[str]
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+        # One str.split per text, one dictionary lookup per chunk (map over dict.get, all in C)
+        # and a numpy gather from chunk ids to term ids.
         per_text = array("q")
         chunks: list[str] = []
         for text in texts:
-            # Every character clean_text removes is non-printable, so printable text is already
-            # clean (isprintable is a C loop, clean_text a regex substitution).
-            if not text.isprintable():
-                text = clean_text(text)
-            if "<" in text or "@" in text:  # chat markup is blanked, as Analyzer.terms does
-                text = _CHAT_MARKUP.sub(_blank, text)
-            # In all-capitals text capitals mean nothing (as in Analyzer.terms).
             parts = [_SHOUTED + c for c in text.split()] if text.isupper() else text.split()
             per_text.append(len(parts))
             chunks.extend(parts)

@@ -1,0 +1,503 @@
+/*
+ * askbot.search._chunks: text -> term ids through a table of whitespace-separated chunks.
+ *
+ * TermIds (tokenize_parallel.py) maps a passage to term ids chunk by chunk: no token spans
+ * whitespace, so a text's terms are its chunks' terms in order, and each distinct chunk is
+ * analysed once. In Python every chunk of every passage becomes a str (str.split) that is hashed
+ * and looked up in a dict: at a million passages that is most of the cost of a build. This table
+ * does the same without creating an object per chunk: it splits a str where str.split() splits
+ * (Py_UNICODE_ISSPACE), hashes the chunk's code points in place and, if the chunk has been seen,
+ * copies its term ids to the output. Only a chunk never seen before becomes a str, handed to a
+ * Python callback (the analyzer) whose term ids are then kept in an arena.
+ *
+ * Keys are code points, not bytes of one PEP 393 kind: a chunk of a UCS-2 text that holds only
+ * Latin-1 characters is the same key as that chunk in a Latin-1 text. A key is stored in its
+ * smallest kind (the kind of the str the callback received), so equal chunks have equal kinds.
+ *
+ * The table runs under the GIL (the callback needs it) and refuses to be re-entered from a
+ * callback. A callback that raises, or returns something that is not a sequence of int32s, leaves
+ * the table as it was before that chunk: nothing is stored until every allocation has succeeded.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Layout. Chunks are records in one arena: a header, the chunk's term ids (int32), then its
+ * code points in its kind, padded to 8 bytes. A slot of the open-addressing table (linear
+ * probing, at most half full) packs the top bits of the chunk's hash, checked before the record
+ * is read, with the record's offset / 8 + 1 (0 marks an empty slot; 2^40 * 8 bytes is far beyond
+ * any memory). A lookup touches two cache lines at most: the slot and the record.
+ *
+ * Chunks of a batch are looked up a window at a time: all hashed first (prefetching their slots),
+ * then their first candidate records prefetched, then compared, so the cache misses of a window
+ * overlap instead of following one another.
+ */
+#define OFF_BITS 40
+#define OFF_MASK ((UINT64_C(1) << OFF_BITS) - 1)
+#define TAG_MASK (~OFF_MASK)
+#define FNV_PRIME UINT64_C(0x100000001b3)
+#define WINDOW 64
+/* Longer chunks are not kept (their length does not fit the header): analysed each time. */
+#define MAX_KEY_LEN ((Py_ssize_t)1 << 28)
+
+typedef struct {
+    uint64_t hash;
+    uint32_t terms; /* term ids after the header */
+    uint32_t key;   /* code points << 3 | kind code << 1 | shouted (see packed_key) */
+} Head;
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t seed;
+    uint64_t *slots;
+    size_t mask; /* slots - 1; slots is a power of two */
+    Py_ssize_t count;
+    char *arena; /* records, 8-byte aligned */
+    Py_ssize_t arena_len, arena_cap;
+    Py_ssize_t term_count;
+    /* The window being looked up (kept between calls, so allocated once). */
+    struct Pending *pending;
+    int busy;
+} Table;
+
+typedef struct Pending {
+    Py_ssize_t text; /* index in the batch */
+    Py_ssize_t start, len;
+    uint64_t hash;
+    uint32_t key;
+} Pending;
+
+/* Py_UNICODE_ISSPACE for Latin-1, by table: most texts are Latin-1, and above ASCII the macro
+ * calls a function. */
+static uint8_t space1[256];
+
+static inline int is_space(Py_UCS4 c) { return c < 256 ? space1[c] : Py_UNICODE_ISSPACE(c); }
+
+static inline uint64_t fmix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+/* Code points, the smallest kind that holds them and the shouted flag, in one comparison. */
+static inline uint32_t packed_key(Py_ssize_t len, Py_UCS4 bits, int shouted) {
+    uint32_t code = bits < 0x100 ? 0 : bits < 0x10000 ? 1 : 2;
+    return (uint32_t)len << 3 | code << 1 | (uint32_t)shouted;
+}
+
+static inline int key_kind(uint32_t key) { return 1 << ((key >> 1) & 3); }
+
+static inline Py_ssize_t key_len(uint32_t key) { return (Py_ssize_t)(key >> 3); }
+
+static inline Py_ssize_t record_size(const Head *h) {
+    Py_ssize_t bytes = (Py_ssize_t)sizeof(Head) + (Py_ssize_t)h->terms * 4 + key_len(h->key) * key_kind(h->key);
+    return (bytes + 7) & ~(Py_ssize_t)7;
+}
+
+static inline const int32_t *record_terms(const Head *h) { return (const int32_t *)(h + 1); }
+
+static inline const char *record_key(const Head *h) {
+    return (const char *)(h + 1) + (size_t)h->terms * 4;
+}
+
+static inline Head *record_at(const Table *t, uint64_t slot) {
+    return (Head *)(t->arena + ((slot & OFF_MASK) - 1) * 8);
+}
+
+static void place(uint64_t *slots, size_t mask, uint64_t hash, Py_ssize_t off) {
+    size_t pos = (size_t)hash & mask;
+    while (slots[pos]) pos = (pos + 1) & mask;
+    slots[pos] = (hash & TAG_MASK) | (uint64_t)(off / 8 + 1);
+}
+
+/* Room for one more chunk with at most half the slots full: doubles and rehashes the arena. */
+static int reserve_slot(Table *t) {
+    size_t size = t->mask + 1;
+    if ((size_t)(t->count + 1) * 2 <= size) return 0;
+    if (size > SIZE_MAX / 2 / sizeof(uint64_t)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t grown = size * 2;
+    uint64_t *slots = PyMem_Calloc(grown, sizeof(uint64_t));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t off = 0; off < t->arena_len;) {
+        const Head *h = (const Head *)(t->arena + off);
+        place(slots, grown - 1, h->hash, off);
+        off += record_size(h);
+    }
+    PyMem_Free(t->slots);
+    t->slots = slots;
+    t->mask = grown - 1;
+    return 0;
+}
+
+static int reserve_arena(Table *t, Py_ssize_t need) {
+    if (need <= t->arena_cap) return 0;
+    Py_ssize_t n = t->arena_cap ? t->arena_cap : 4096;
+    while (n < need) {
+        if (n > PY_SSIZE_T_MAX / 2 || (uint64_t)n * 2 / 8 >= OFF_MASK) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        n *= 2;
+    }
+    char *p = PyMem_Realloc(t->arena, (size_t)n);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->arena = p;
+    t->arena_cap = n;
+    return 0;
+}
+
+static inline int differ8(const char *a, const char *b) {
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    return x != y;
+}
+
+static inline int differ4(const char *a, const char *b) {
+    uint32_t x, y;
+    memcpy(&x, a, 4);
+    memcpy(&y, b, 4);
+    return x != y;
+}
+
+static inline int differ2(const char *a, const char *b) {
+    uint16_t x, y;
+    memcpy(&x, a, 2);
+    memcpy(&y, b, 2);
+    return x != y;
+}
+
+/* memcmp(a, b, n) == 0 for short keys: a few overlapping word loads, never past either end. */
+static inline int same_bytes(const char *a, const char *b, size_t n) {
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (differ8(a + i, b + i)) return 0;
+        return !differ8(a + n - 8, b + n - 8);
+    }
+    if (n >= 4) return !differ4(a, b) && !differ4(a + n - 4, b + n - 4);
+    if (n >= 2) return !differ2(a, b) && !differ2(a + n - 2, b + n - 2);
+    return n == 0 || *a == *b;
+}
+
+/* The chunk equals the record's key (same length, kind and shouted flag are already checked). */
+static inline int same_key(const Head *h, int kind, const void *data, Py_ssize_t start, Py_ssize_t len) {
+    const char *key = record_key(h);
+    int kkind = key_kind(h->key);
+    if (kkind == kind) {
+        return same_bytes(key, (const char *)data + start * kind, (size_t)len * (size_t)kind);
+    }
+    /* A chunk of a wider text whose characters all fit a smaller kind. */
+    for (Py_ssize_t j = 0; j < len; j++)
+        if (PyUnicode_READ(kkind, key, j) != PyUnicode_READ(kind, data, start + j)) return 0;
+    return 1;
+}
+
+typedef struct {
+    int32_t *ids;
+    Py_ssize_t len, cap;
+} Out;
+
+static int out_grow(Out *out, Py_ssize_t need) {
+    Py_ssize_t n = out->cap ? out->cap : 1024;
+    while (n < need) {
+        if (n > PY_SSIZE_T_MAX / 2 / 4) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        n *= 2;
+    }
+    int32_t *p = PyMem_Realloc(out->ids, (size_t)n * 4);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    out->ids = p;
+    out->cap = n;
+    return 0;
+}
+
+static inline int put(Out *out, const int32_t *ids, Py_ssize_t n) {
+    if (out->len + n > out->cap && out_grow(out, out->len + n) < 0) return -1;
+    int32_t *to = out->ids + out->len;
+    for (Py_ssize_t j = 0; j < n; j++) to[j] = ids[j];
+    out->len += n;
+    return 0;
+}
+
+/* A chunk not in the table: the callback's term ids are written out and, unless the chunk is too
+ * long to keep, stored (all or nothing: the table changes only once everything succeeded). */
+static int add(Table *t, PyObject *callback, PyObject *text, const Pending *c, Out *out) {
+    PyObject *chunk = PyUnicode_Substring(text, c->start, c->start + c->len);
+    if (chunk == NULL) return -1;
+    int shouted = (int)(c->key & 1);
+    /* Python code runs from here to the commit (the callback, __index__ of what it returns):
+     * none of it may change the table under this call. */
+    t->busy = 1;
+    PyObject *found = PyObject_CallFunctionObjArgs(callback, chunk, shouted ? Py_True : Py_False, NULL);
+    PyObject *seq = NULL;
+    int rc = -1;
+    if (found == NULL) goto done;
+    seq = PySequence_Fast(found, "the chunk callback must return a sequence of term ids");
+    if (seq == NULL) goto done;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    /* The str the callback got is in its smallest kind (a CPython invariant), which the key
+     * assumes; were it not, the chunk is only not kept. */
+    int kept = c->len < MAX_KEY_LEN && n <= (Py_ssize_t)INT32_MAX && PyUnicode_KIND(chunk) == key_kind(c->key);
+    Py_ssize_t off = t->arena_len, size = 0;
+    if (kept) {
+        size = ((Py_ssize_t)sizeof(Head) + n * 4 + c->len * key_kind(c->key) + 7) & ~(Py_ssize_t)7;
+        if (reserve_arena(t, off + size) < 0 || reserve_slot(t) < 0) goto done;
+    }
+    if (out->len + n > out->cap && out_grow(out, out->len + n) < 0) goto done;
+    int32_t *ids = out->ids + out->len;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        long v = PyLong_AsLong(PySequence_Fast_GET_ITEM(seq, j));
+        if (v == -1 && PyErr_Occurred()) goto done;
+        if (v < 0 || v > INT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "a term id must be in 0 .. 2**31 - 1");
+            goto done;
+        }
+        ids[j] = (int32_t)v;
+    }
+    out->len += n;
+    rc = 0;
+    if (!kept) goto done;
+    /* Everything is in hand: only now does the table change. */
+    Head *h = (Head *)(t->arena + off);
+    h->hash = c->hash;
+    h->terms = (uint32_t)n;
+    h->key = c->key;
+    memcpy((char *)(h + 1), ids, (size_t)n * 4);
+    memcpy((char *)(h + 1) + n * 4, PyUnicode_DATA(chunk), (size_t)(c->len * key_kind(c->key)));
+    place(t->slots, t->mask, c->hash, off);
+    t->arena_len = off + size;
+    t->count++;
+    t->term_count += n;
+done:
+    t->busy = 0;
+    Py_XDECREF(seq);
+    Py_XDECREF(found);
+    Py_DECREF(chunk);
+    return rc;
+}
+
+/* The record of a pending chunk, or NULL. */
+static inline const Head *find(const Table *t, PyObject *text, const Pending *c) {
+    uint64_t tag = c->hash & TAG_MASK;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (size_t pos = (size_t)c->hash & t->mask;; pos = (pos + 1) & t->mask) {
+        uint64_t s = t->slots[pos];
+        if (s == 0) return NULL;
+        if ((s & TAG_MASK) != tag) continue;
+        const Head *h = record_at(t, s);
+        if (h->hash == c->hash && h->key == c->key && same_key(h, kind, data, c->start, c->len)) return h;
+    }
+}
+
+/* Looks up (or adds) the window's chunks, in order, writing their term ids out. */
+static int flush(Table *t, PyObject *texts, PyObject *callback, Py_ssize_t pending, Out *out,
+                 int64_t *count) {
+    const Pending *p = t->pending;
+    for (Py_ssize_t j = 0; j < pending; j++) {
+        size_t pos = (size_t)p[j].hash & t->mask;
+        uint64_t s = t->slots[pos];
+        if ((s & TAG_MASK) == (p[j].hash & TAG_MASK) && s) __builtin_prefetch(record_at(t, s));
+    }
+    for (Py_ssize_t j = 0; j < pending; j++) {
+        PyObject *text = PyTuple_GET_ITEM(texts, p[j].text);
+        Py_ssize_t before = out->len;
+        const Head *h = p[j].len < MAX_KEY_LEN ? find(t, text, &p[j]) : NULL;
+        if (h != NULL ? put(out, record_terms(h), h->terms) < 0 : add(t, callback, text, &p[j], out) < 0)
+            return -1;
+        count[p[j].text] += out->len - before;
+    }
+    return 0;
+}
+
+/* The chunks of one text, in order: split where str.split() splits, each hashed over its code
+ * points as it is read (the same hash whatever the text's kind), and queued for lookup. */
+#define CHUNKS(T, SPACE)                                                                       \
+    do {                                                                                       \
+        const T *s = (const T *)data;                                                          \
+        Py_ssize_t i = 0;                                                                      \
+        for (;;) {                                                                             \
+            while (i < n && SPACE(s[i])) i++;                                                  \
+            if (i >= n) break;                                                                 \
+            Py_ssize_t start = i;                                                              \
+            uint64_t h = t->seed;                                                              \
+            Py_UCS4 bits = 0;                                                                  \
+            for (; i < n && !SPACE(s[i]); i++) {                                               \
+                h = (h ^ s[i]) * FNV_PRIME;                                                    \
+                bits |= s[i];                                                                  \
+            }                                                                                  \
+            Pending *c = &t->pending[pending++];                                               \
+            c->text = k;                                                                       \
+            c->start = start;                                                                  \
+            c->len = i - start;                                                                \
+            c->hash = fmix64(h ^ (uint64_t)shouted);                                           \
+            c->key = c->len < MAX_KEY_LEN ? packed_key(c->len, bits, shouted) : 0;             \
+            __builtin_prefetch(&t->slots[(size_t)c->hash & t->mask]);                          \
+            if (pending == WINDOW) {                                                           \
+                if (flush(t, texts, callback, pending, &out, count) < 0) goto error;           \
+                pending = 0;                                                                   \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+#define SPACE1(c) space1[c]
+
+static PyObject *Table_batch(Table *t, PyObject *args) {
+    PyObject *texts_in, *callback;
+    Py_buffer flags;
+    if (!PyArg_ParseTuple(args, "Oy*O:batch", &texts_in, &flags, &callback)) return NULL;
+    PyObject *texts = NULL, *tokens = NULL, *counts = NULL;
+    Out out = {NULL, 0, 0};
+    Py_ssize_t pending = 0;
+    if (t->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "ChunkTable.batch called again from its own callback");
+        goto error;
+    }
+    /* A tuple: the callback cannot change what is being read. */
+    texts = PySequence_Tuple(texts_in);
+    if (texts == NULL) goto error;
+    Py_ssize_t ntexts = PyTuple_GET_SIZE(texts);
+    if (flags.len != ntexts) {
+        PyErr_SetString(PyExc_ValueError, "one shouted flag per text is needed");
+        goto error;
+    }
+    for (Py_ssize_t k = 0; k < ntexts; k++) {
+        PyObject *text = PyTuple_GET_ITEM(texts, k);
+        if (!PyUnicode_Check(text)) {
+            PyErr_Format(PyExc_TypeError, "texts must be str, not %.100s", Py_TYPE(text)->tp_name);
+            goto error;
+        }
+        if (PyUnicode_READY(text) < 0) goto error;
+    }
+    counts = PyByteArray_FromStringAndSize(NULL, ntexts * (Py_ssize_t)sizeof(int64_t));
+    if (counts == NULL) goto error;
+    int64_t *count = (int64_t *)PyByteArray_AS_STRING(counts);
+    memset(count, 0, (size_t)ntexts * sizeof(int64_t));
+    const uint8_t *shouts = flags.buf;
+    for (Py_ssize_t k = 0; k < ntexts; k++) {
+        PyObject *text = PyTuple_GET_ITEM(texts, k);
+        int kind = PyUnicode_KIND(text);
+        const void *data = PyUnicode_DATA(text);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+        int shouted = shouts[k] != 0;
+        if (kind == PyUnicode_1BYTE_KIND)
+            CHUNKS(Py_UCS1, SPACE1);
+        else if (kind == PyUnicode_2BYTE_KIND)
+            CHUNKS(Py_UCS2, is_space);
+        else
+            CHUNKS(Py_UCS4, is_space);
+    }
+    if (flush(t, texts, callback, pending, &out, count) < 0) goto error;
+    tokens = PyByteArray_FromStringAndSize((const char *)out.ids, out.len * (Py_ssize_t)sizeof(int32_t));
+    if (tokens == NULL) goto error;
+    PyMem_Free(out.ids);
+    Py_DECREF(texts);
+    PyBuffer_Release(&flags);
+    PyObject *result = PyTuple_Pack(2, tokens, counts);
+    Py_DECREF(tokens);
+    Py_DECREF(counts);
+    return result;
+error:
+    PyMem_Free(out.ids);
+    Py_XDECREF(texts);
+    Py_XDECREF(counts);
+    PyBuffer_Release(&flags);
+    return NULL;
+}
+
+static PyObject *Table_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"seed", NULL};
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|K:ChunkTable", kwlist, &seed)) return NULL;
+    Table *t = (Table *)type->tp_alloc(type, 0);
+    if (t == NULL) return NULL;
+    t->seed = (uint64_t)seed ^ UINT64_C(0xcbf29ce484222325); /* FNV offset basis */
+    t->slots = PyMem_Calloc(64, sizeof(uint64_t));
+    if (t->slots == NULL) {
+        Py_DECREF(t);
+        return PyErr_NoMemory();
+    }
+    t->mask = 63;
+    t->pending = PyMem_Malloc(WINDOW * sizeof(Pending));
+    if (t->pending == NULL) {
+        Py_DECREF(t);
+        return PyErr_NoMemory();
+    }
+    return (PyObject *)t;
+}
+
+static void Table_dealloc(Table *t) {
+    PyMem_Free(t->slots);
+    PyMem_Free(t->arena);
+    PyMem_Free(t->pending);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static Py_ssize_t Table_len(Table *t) { return t->count; }
+
+static PyObject *Table_term_count(Table *t, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromSsize_t(t->term_count);
+}
+
+static PyMethodDef Table_methods[] = {
+    {"batch", (PyCFunction)Table_batch, METH_VARARGS,
+     "batch(texts, shouted, add_chunk) -> (int32 term ids, int64 count per text), as bytearrays.\n\n"
+     "shouted holds one byte per text (non-zero: analyse its chunks as all-capitals text).\n"
+     "add_chunk(chunk, shouted) is called once per chunk never seen and returns its term ids."},
+    {"term_count", (PyCFunction)Table_term_count, METH_NOARGS,
+     "How many term ids the table keeps for all its chunks."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods Table_as_sequence = {.sq_length = (lenfunc)Table_len};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "askbot.search._chunks.ChunkTable",
+    .tp_doc = "ChunkTable(seed=0): whitespace-separated chunk (and shouted flag) -> term ids.",
+    .tp_basicsize = sizeof(Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = Table_new,
+    .tp_dealloc = (destructor)Table_dealloc,
+    .tp_methods = Table_methods,
+    .tp_as_sequence = &Table_as_sequence,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_chunks", "Text -> term ids through a table of whitespace chunks.",
+    -1, NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__chunks(void) {
+    for (int c = 0; c < 256; c++) space1[c] = (uint8_t)(Py_UNICODE_ISSPACE(c) != 0);
+    if (PyType_Ready(&TableType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&TableType);
+    if (PyModule_AddObject(m, "ChunkTable", (PyObject *)&TableType) < 0) {
+        Py_DECREF(&TableType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
