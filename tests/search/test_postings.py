@@ -82,3 +82,75 @@ def test_compiled_finish_refuses_a_passage_outside_the_index() -> None:
     tfs = np.ones(2, dtype=np.int32)
     with pytest.raises(ValueError, match="outside the index"):
         finish_postings(indptr, docs, tfs, np.ones(3, dtype=np.int32), BM25Params())
+
+
+def _tokens(seed: int, n: int, v: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A build's token stream: raw ids (some passages empty, terms repeated) and a rank map."""
+    rng = np.random.default_rng(seed)
+    doc_len = rng.integers(0, 12, n).astype(np.int32)
+    tokens = rng.integers(0, v, int(doc_len.sum())).astype(np.int32)
+    return tokens, doc_len, rng.permutation(v).astype(np.int32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 300),
+    v=st.integers(1, 30),
+    parts=st.sampled_from([1, 2]),
+)
+def test_compiled_inversion_equals_scipys(seed: int, n: int, v: int, parts: int) -> None:
+    """indptr, passages (ascending per term) and tfs are scipy's, on one thread or two."""
+    tokens, doc_len, rank = _tokens(seed, n, v)
+    want = postings_module.build_postings(tokens, doc_len, v, BM25Params(), rank, compiled=False)
+    indptr, docs, tfs = pruning.invert(tokens, doc_len, rank, v, parts)
+    for name, got in (("indptr", indptr), ("docs", docs), ("tfs", tfs)):
+        assert got.dtype == want[name].dtype, name
+        np.testing.assert_array_equal(got, want[name], err_msg=name)
+
+
+def test_a_compiled_build_equals_a_scipy_build() -> None:
+    """Every postings array (bounds and champions too) is the same either way."""
+    tokens, doc_len, rank = _tokens(7, 3000, 200)
+    params = BM25Params()
+    _assert_same(
+        postings_module.build_postings(tokens, doc_len, 200, params, rank),
+        postings_module.build_postings(tokens, doc_len, 200, params, rank, compiled=False),
+    )
+
+
+def test_inversion_refuses_a_token_outside_the_vocabulary() -> None:
+    tokens = np.array([0, 5], dtype=np.int32)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        pruning.invert(tokens, np.array([2], dtype=np.int32), np.arange(3, dtype=np.int32), 3)
+
+
+def test_inversion_refuses_a_rank_outside_the_vocabulary() -> None:
+    tokens = np.array([0, 1], dtype=np.int32)
+    rank = np.array([0, 7], dtype=np.int32)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        pruning.invert(tokens, np.array([2], dtype=np.int32), rank, 2)
+
+
+@pytest.mark.parametrize("lengths", [[1, 2], [3, 0], [-1, 3]])
+def test_inversion_refuses_lengths_that_do_not_add_up(lengths: list[int]) -> None:
+    tokens = np.array([0, 1], dtype=np.int32)
+    with pytest.raises(ValueError, match="do not add up"):
+        pruning.invert(tokens, np.array(lengths, dtype=np.int32), np.arange(2, dtype=np.int32), 2)
+
+
+def test_filling_with_wrong_counts_is_refused_without_writing_past_a_term() -> None:
+    """invert_fill checks the counts it is given: too few slots for a term is an error."""
+    from askbot.search import _kernel
+
+    tokens = np.array([0, 0, 1, 0], dtype=np.int32)
+    doc_len = np.array([2, 2], dtype=np.int32)
+    df = np.array([[1, 1]], dtype=np.int64)  # term 0 is really in both passages
+    indptr = np.array([0, 1, 2], dtype=np.int64)
+    docs = np.full(2, -9, dtype=np.int32)
+    tfs = np.full(2, -9, dtype=np.int32)
+    last = np.empty((1, 2), dtype=np.int32)
+    rank = np.arange(2, dtype=np.int32)
+    with pytest.raises(ValueError, match="do not match"):
+        _kernel.invert_fill(tokens, doc_len, rank, 1, indptr, df, last, docs, tfs)
+    assert docs.tolist() == [0, 1] and tfs.tolist() == [2, 1]  # only the terms' own slots

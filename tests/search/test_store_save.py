@@ -10,6 +10,7 @@ import pytest
 from conftest import BUNDLED_CORPUS, write
 
 from askbot.search import index as index_module
+from askbot.search import pruning
 from askbot.search.analysis import Analyzer
 from askbot.search.build import SpilledArray, build_corpus_index
 from askbot.search.index import Index
@@ -44,6 +45,26 @@ def test_a_build_spilled_to_disk_saves_its_texts_by_linking_the_spool(
     path = index.save(tmp_path / "root" / "saved")
     assert "texts.bin" not in written
     assert _texts(Index.load(path)) == _texts(index)
+
+
+@pytest.mark.skipif(not pruning.kernel_available(), reason="the kernel builds them in files")
+def test_a_build_spilled_to_disk_saves_its_postings_by_linking_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs, tfs and impacts a cold build made in unnamed files are linked, not written again."""
+    index = build_corpus_index(BUNDLED_CORPUS, A, spill_dir=tmp_path / "root", workers=1)
+    names: list[str] = []
+    write_array = index_module._write_array
+
+    def spy(path: Path, array: object) -> Path:
+        names.append(path.name)
+        return write_array(path, array)
+
+    monkeypatch.setattr(index_module, "_write_array", spy)
+    loaded = Index.load(index.save(tmp_path / "root" / "saved"))
+    assert not {"docs.npy", "tfs.npy", "impacts.npy"} & set(names)
+    for name in ("docs", "tfs", "impacts"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(index, name))
 
 
 def test_a_build_spool_can_be_saved_twice(tmp_path: Path) -> None:

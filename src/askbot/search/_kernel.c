@@ -720,6 +720,250 @@ done:
     return result;
 }
 
+/* invert_count(tokens, doc_len, rank, df_parts, last) -> postings
+ * invert_fill(tokens, doc_len, rank, indptr, df_parts, last, docs, tfs) -> None
+ *
+ * A build's passage-major token stream (the raw term ids of every passage, passage after
+ * passage, doc_len[d] of them for passage d) turned into term-major CSR postings with term
+ * frequencies: what scipy's CSR -> CSC conversion and run-length counting did in build_postings,
+ * in two passes over the tokens and without int64 copies. rank maps a raw id to its term id.
+ *
+ * The passages are cut into one contiguous range per row of df_parts (int64 [parts, V]), each
+ * range on its own thread. invert_count fills each part's document frequencies; the caller sums
+ * them into indptr and allocates the postings; invert_fill then writes each part's postings after
+ * the earlier parts' postings of the same term, so passages ascend within every term. last (int32
+ * [parts, V]) is scratch: the passage a term was last seen in.
+ */
+typedef struct {
+    const int32_t *tok, *dl, *rank;
+    Py_ssize_t n_raw, v, d0, d1, at; /* passages [d0, d1), whose first token is tok[at] */
+    int64_t *df, *pos, *end; /* this part's df row; fill: next free slot, end of its slots */
+    int32_t *last, *slot, *loc_t, *loc_c;
+    int32_t *docs, *tfs;
+    int64_t postings;
+    int bad;
+} InvertJob;
+
+static void *invert_count_part(void *arg) {
+    InvertJob *j = arg;
+    const int32_t *tok = j->tok, *rank = j->rank;
+    int32_t *last = j->last;
+    int64_t *df = j->df, postings = 0;
+    Py_ssize_t at = j->at;
+    for (Py_ssize_t t = 0; t < j->v; t++) { df[t] = 0; last[t] = -1; }
+    for (Py_ssize_t d = j->d0; d < j->d1; d++) {
+        for (int32_t i = 0; i < j->dl[d]; i++, at++) {
+            int32_t raw = tok[at];
+            int32_t t = (raw >= 0 && raw < j->n_raw) ? rank[raw] : -1;
+            if (t < 0 || t >= j->v) { j->bad = 1; return NULL; }
+            if (last[t] != (int32_t)d) { last[t] = (int32_t)d; df[t]++; postings++; }
+        }
+    }
+    j->postings = postings;
+    return NULL;
+}
+
+static void *invert_fill_part(void *arg) {
+    InvertJob *j = arg;
+    const int32_t *tok = j->tok, *rank = j->rank, *dl = j->dl;
+    int32_t *last = j->last, *slot = j->slot, *loc_t = j->loc_t, *loc_c = j->loc_c;
+    int32_t *docs = j->docs, *tfs = j->tfs;
+    int64_t *pos = j->pos;
+    const int64_t *end = j->end;
+    const Py_ssize_t n_raw = j->n_raw, v = j->v, d1 = j->d1;
+    Py_ssize_t at = j->at;
+    for (Py_ssize_t t = 0; t < v; t++) last[t] = -1;
+    for (Py_ssize_t d = j->d0; d < d1; d++) {
+        int32_t n = 0, len = dl[d];
+        const int32_t *dt = tok + at;
+        at += len;
+        for (int32_t i = 0; i < len; i++) { /* the passage's terms and counts */
+            int32_t raw = dt[i];
+            int32_t t = (raw >= 0 && raw < n_raw) ? rank[raw] : -1;
+            if (t < 0 || t >= v) { j->bad = 1; return NULL; }
+            if (last[t] != (int32_t)d) {
+                last[t] = (int32_t)d;
+                slot[t] = n;
+                loc_t[n] = t;
+                loc_c[n++] = 1;
+            } else {
+                loc_c[slot[t]]++;
+            }
+        }
+        for (int32_t i = 0; i < n; i++) { /* one posting per term: passage, tf */
+            int32_t t = loc_t[i];
+            int64_t p = pos[t]++;
+            if (p >= end[t]) { j->bad = 2; return NULL; } /* the counts were wrong */
+            docs[p] = (int32_t)d;
+            tfs[p] = loc_c[i];
+        }
+    }
+    return NULL;
+}
+
+#define INVERT_PARTS 2
+
+/* Parse and check invert's common arguments; cut the passages into parts. */
+static int invert_setup(Py_buffer *b, Py_ssize_t v, Py_ssize_t parts, InvertJob *jobs) {
+    Py_ssize_t n_tok = b[0].len / 4, n_docs = b[1].len / 4;
+    const int32_t *dl = b[1].buf;
+    int64_t total = 0;
+    for (Py_ssize_t d = 0; d < n_docs && total >= 0; d++)
+        total = dl[d] < 0 ? -1 : total + dl[d];
+    if (total != n_tok || n_docs > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "passage lengths do not add up to the tokens");
+        return -1;
+    }
+    if (parts < 1 || parts > INVERT_PARTS) {
+        PyErr_SetString(PyExc_ValueError, "invert: unsupported number of parts");
+        return -1;
+    }
+    Py_ssize_t d = 0, at = 0;
+    for (Py_ssize_t k = 0; k < parts; k++) { /* equal shares of the tokens */
+        InvertJob *j = &jobs[k];
+        memset(j, 0, sizeof(*j));
+        j->tok = b[0].buf;
+        j->dl = dl;
+        j->rank = b[2].buf;
+        j->n_raw = b[2].len / 4;
+        j->v = v;
+        j->d0 = d;
+        j->at = at;
+        int64_t goal = (int64_t)((double)n_tok * (k + 1) / parts);
+        while (d < n_docs && (k == parts - 1 || at < goal)) at += dl[d++];
+        j->d1 = d;
+    }
+    return 0;
+}
+
+static void invert_run(InvertJob *jobs, Py_ssize_t parts, void *(*fn)(void *)) {
+    pthread_t tid[INVERT_PARTS];
+    int started[INVERT_PARTS] = {0};
+    for (Py_ssize_t k = 1; k < parts; k++)
+        started[k] = pthread_create(&tid[k], NULL, fn, &jobs[k]) == 0;
+    fn(&jobs[0]);
+    for (Py_ssize_t k = 1; k < parts; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else fn(&jobs[k]); /* no thread: run it here */
+    }
+}
+
+static PyObject *invert_count(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer b[5];
+    InvertJob jobs[INVERT_PARTS];
+    Py_ssize_t parts;
+    memset(b, 0, sizeof(b));
+    if (!PyArg_ParseTuple(args, "y*y*y*nw*w*", &b[0], &b[1], &b[2], &parts, &b[3], &b[4]))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t v = parts > 0 ? b[4].len / 4 / parts : 0;
+    if (parts < 1 || b[4].len != 4 * v * parts || b[3].len != 8 * v * parts) {
+        PyErr_SetString(PyExc_ValueError, "invert arrays of unexpected sizes");
+        goto done;
+    }
+    if (invert_setup(b, v, parts, jobs) < 0) goto done;
+    for (Py_ssize_t k = 0; k < parts; k++) {
+        jobs[k].df = (int64_t *)b[3].buf + k * v;
+        jobs[k].last = (int32_t *)b[4].buf + k * v;
+    }
+    int bad = 0;
+    int64_t postings = 0;
+    Py_BEGIN_ALLOW_THREADS
+    invert_run(jobs, parts, invert_count_part);
+    for (Py_ssize_t k = 0; k < parts; k++) {
+        bad |= jobs[k].bad;
+        postings += jobs[k].postings;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "a token outside the vocabulary");
+        goto done;
+    }
+    result = PyLong_FromLongLong(postings);
+done:
+    for (int i = 0; i < 5; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
+static PyObject *invert_fill(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_buffer b[8];
+    InvertJob jobs[INVERT_PARTS];
+    Py_ssize_t parts;
+    memset(b, 0, sizeof(b));
+    memset(jobs, 0, sizeof(jobs));
+    if (!PyArg_ParseTuple(args, "y*y*y*ny*y*w*w*w*", &b[0], &b[1], &b[2], &parts, &b[3], &b[4],
+                          &b[5], &b[6], &b[7]))
+        return NULL;
+    PyObject *result = NULL;
+    int64_t *pos = NULL;
+    int32_t *local = NULL;
+    const int64_t *indptr = b[3].buf, *df = b[4].buf;
+    Py_ssize_t v = b[3].len / 8 - 1, n_post = b[6].len / 4;
+    if (parts < 1 || v < 0 || b[4].len != 8 * v * parts || b[5].len != 4 * v * parts ||
+        b[7].len != b[6].len || indptr[0] != 0 || indptr[v] != n_post) {
+        PyErr_SetString(PyExc_ValueError, "invert arrays of unexpected sizes");
+        goto done;
+    }
+    if (invert_setup(b, v, parts, jobs) < 0) goto done;
+    for (Py_ssize_t t = 0; t < v; t++) { /* the parts' counts must fill each term exactly */
+        int64_t sum = 0, neg = 0;
+        for (Py_ssize_t k = 0; k < parts; k++) {
+            sum += df[k * v + t];
+            neg |= df[k * v + t] < 0;
+        }
+        if (neg || sum != indptr[t + 1] - indptr[t]) {
+            PyErr_SetString(PyExc_ValueError, "postings offsets do not match the counts");
+            goto done;
+        }
+    }
+    int32_t max_len = 0;
+    const int32_t *dl = b[1].buf;
+    for (Py_ssize_t d = 0; d < b[1].len / 4; d++) max_len = dl[d] > max_len ? dl[d] : max_len;
+    pos = PyMem_Malloc(sizeof(int64_t) * (size_t)(2 * v * parts + 1));
+    local = PyMem_Malloc(sizeof(int32_t) * (size_t)(parts * (v + 2 * (Py_ssize_t)max_len) + 1));
+    if (pos == NULL || local == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < parts; k++) {
+        InvertJob *j = &jobs[k];
+        j->pos = pos + 2 * k * v;
+        j->end = j->pos + v;
+        j->last = (int32_t *)b[5].buf + k * v;
+        j->slot = local + k * (v + 2 * (Py_ssize_t)max_len);
+        j->loc_t = j->slot + v;
+        j->loc_c = j->loc_t + max_len;
+        j->docs = b[6].buf;
+        j->tfs = b[7].buf;
+        for (Py_ssize_t t = 0; t < v; t++) { /* after the earlier parts' postings of the term */
+            j->pos[t] = k == 0 ? indptr[t] : jobs[k - 1].end[t];
+            j->end[t] = j->pos[t] + df[k * v + t];
+        }
+    }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    invert_run(jobs, parts, invert_fill_part);
+    for (Py_ssize_t k = 0; k < parts; k++) bad |= jobs[k].bad;
+    for (Py_ssize_t k = 0; k < parts && !bad; k++) /* each part wrote exactly what it counted */
+        for (Py_ssize_t t = 0; t < v; t++)
+            if (jobs[k].pos[t] != jobs[k].end[t]) bad = 2;
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, bad == 1 ? "a token outside the vocabulary"
+                                                   : "postings counts do not match the tokens");
+        goto done;
+    }
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    PyMem_Free(pos);
+    PyMem_Free(local);
+    for (int i = 0; i < 8; i++)
+        if (b[i].obj != NULL) PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"topk", topk, METH_VARARGS,
      "Exact BM25Okapi top k by MaxScore over 8-bit impact bounds, rescored exactly."},
@@ -727,6 +971,10 @@ static PyMethodDef methods[] = {
      "Term maxima, impact steps, 8-bit impacts and champions from tf, dl and idf."},
     {"merge", merge, METH_VARARGS,
      "Saved postings of kept passages and fresh postings, term by term, in one pass."},
+    {"invert_count", invert_count, METH_VARARGS,
+     "Each term's passage count (df) from a build's passage-major token stream."},
+    {"invert_fill", invert_fill, METH_VARARGS,
+     "Term-major postings (passages, term frequencies) from a build's token stream."},
     {NULL, NULL, 0, NULL},
 };
 

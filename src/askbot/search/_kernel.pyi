@@ -58,3 +58,18 @@ def merge(
     out_tfs: Any,
     /,
 ) -> int: ...
+def invert_count(
+    tokens: Any, doc_len: Any, rank: Any, parts: int, df_parts: Any, last: Any, /
+) -> int: ...
+def invert_fill(
+    tokens: Any,
+    doc_len: Any,
+    rank: Any,
+    parts: int,
+    indptr: Any,
+    df_parts: Any,
+    last: Any,
+    docs: Any,
+    tfs: Any,
+    /,
+) -> None: ...

@@ -453,12 +453,18 @@ def _build(
         len(terms), dtype=np.int32
     )
     del vocab
-    step = 1 << 22
-    for s in range(0, token_ids.shape[0], step):  # in place, a slice at a time
-        token_ids[s : s + step] = rank[token_ids[s : s + step]]
     doc_len = _cat(columns["doc_len"], np.int32)
-    postings = build_postings(token_ids, doc_len, len(terms), params)
+    # The largest arrays are built in unnamed files the save links (with a spill folder).
+    spilled: dict[str, SpilledArray] = {}
+
+    def spill(name: str, n: int, dtype: type[np.generic]) -> npt.NDArray[Any]:
+        spilled[name] = SpilledArray(spill_dir, n, dtype)
+        return spilled[name].array
+
+    postings = build_postings(token_ids, doc_len, len(terms), params, rank, spill=spill)
     del token_ids
+    for array in spilled.values():
+        array.sync_soon()
     per_article = _cat(columns["per_article"], np.int32)
     first = np.zeros(len(metas) + 1, dtype=np.int64)
     np.cumsum(per_article, out=first[1:])
@@ -489,6 +495,7 @@ def _build(
         text_offsets=offsets,
         text_blob=text.finish(),
         text_link=text.link,
+        array_links={name: array.link for name, array in spilled.items()},
         speakers=list(speakers),
         skipped=skipped,
         meta={"avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0},

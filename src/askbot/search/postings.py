@@ -15,8 +15,35 @@ CHAMPIONS = 64
 IMPACT_LEVELS = 255
 
 
-def build_postings(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> dict[str, Any]:
-    """Term-major CSR postings with term frequencies, bounds and champions."""
+def build_postings(
+    token_ids: I32,
+    doc_len: I32,
+    v: int,
+    params: BM25Params,
+    rank: I32 | None = None,
+    *,
+    compiled: bool = True,
+    spill: pruning.Spill | None = None,
+) -> dict[str, Any]:
+    """Term-major CSR postings with term frequencies, bounds and champions.
+
+    ``token_ids`` are each passage's term ids, passage after passage; with ``rank``, raw ids that
+    ``rank`` maps to term ids. The compiled kernel inverts them in two passes over the tokens,
+    into arrays from ``spill(name, length, dtype)`` (docs, tfs, impacts) when given; without it
+    (or ``compiled=False``) scipy and numpy build the same arrays in memory.
+    """
+    if compiled and pruning.kernel_available():
+        if rank is None:
+            rank = np.arange(v, dtype=np.int32)
+        indptr, docs, tfs = pruning.invert(token_ids, doc_len, rank, v, spill=spill)
+        impacts = None if spill is None else spill("impacts", int(docs.shape[0]), np.uint8)
+        return finish_postings(indptr, docs, tfs, doc_len, params, impacts=impacts)
+    if rank is not None:
+        token_ids = rank[token_ids]
+    return _invert_scipy(token_ids, doc_len, v, params)
+
+
+def _invert_scipy(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> dict[str, Any]:
     import scipy.sparse as sp  # only a build needs it; importing it costs a query process ~0.3 s
 
     n = int(doc_len.shape[0])

@@ -27,7 +27,9 @@ be positive for the bounds to hold: a query with a term of idf <= 0 is scored ex
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +45,10 @@ I64 = npt.NDArray[np.int64]
 
 # Rounding guard for every pruning comparison (scores are sums of a few numbers ~1..30).
 MARGIN = 1e-9
+# A build inverts its tokens on two threads from this many tokens on.
+INVERT_PARALLEL_MIN = 1 << 20
+# Allocates one of a build's postings arrays: (name, length, dtype) -> array.
+Spill = Callable[[str, int, Any], Any]
 # Queries touching fewer postings than this are scored exhaustively (pruning costs more).
 SMALL_WORK = 30_000
 
@@ -192,6 +198,33 @@ def merge_postings(
         o_indptr, o_docs, o_tfs, remap, old_of_u, f_indptr, f_docs, f_tfs, fresh_of_u, base,
         out_indptr, out_docs, out_tfs,
     )  # fmt: skip
+
+
+def invert(
+    tokens: I32, doc_len: I32, rank: I32, v: int, parts: int = 0, *, spill: Spill | None = None
+) -> tuple[I64, I32, I32]:
+    """A build's term-major postings (indptr, docs, tfs) by the compiled kernel (see postings.py).
+
+    ``tokens`` are raw term ids, passage after passage (``doc_len`` each); ``rank`` maps a raw
+    id to its term id in ``[0, v)``. ``parts`` contiguous ranges of passages are inverted on as
+    many threads (0: two for a large build). ``spill(name, count, dtype)`` allocates docs and
+    tfs (``np.empty`` without it).
+    """
+    if _kernel is None:
+        raise RuntimeError("the compiled kernel is not built")
+    if parts <= 0:
+        parts = 2 if tokens.shape[0] >= INVERT_PARALLEL_MIN else 1
+    df_parts = np.empty((parts, v), dtype=np.int64)
+    last = np.empty((parts, v), dtype=np.int32)
+    total = _kernel.invert_count(tokens, doc_len, rank, parts, df_parts, last)
+    indptr = np.zeros(v + 1, dtype=np.int64)
+    np.cumsum(df_parts.sum(axis=0), out=indptr[1:])
+    if spill is None:
+        docs, tfs = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int32)
+    else:
+        docs, tfs = spill("docs", total, np.int32), spill("tfs", total, np.int32)
+    _kernel.invert_fill(tokens, doc_len, rank, parts, indptr, df_parts, last, docs, tfs)
+    return indptr, docs, tfs
 
 
 def _guard(x: float) -> float:
