@@ -67,6 +67,15 @@ def test_a_build_spilled_to_disk_saves_its_postings_by_linking_them(
         np.testing.assert_array_equal(getattr(loaded, name), getattr(index, name))
 
 
+def test_a_build_saves_the_article_lines_it_made_while_reading(tmp_path: Path) -> None:
+    """articles.jsonl holds exactly each article's line, and loads back as the same articles."""
+    index = build_corpus_index(BUNDLED_CORPUS, A, workers=1)
+    path = index.save(tmp_path / "saved")
+    want = b"".join(index_module.article_line(a) for a in index.articles)
+    assert (path / "articles.jsonl").read_bytes() == want
+    assert list(Index.load(path).articles) == list(index.articles)
+
+
 def test_a_build_spool_can_be_saved_twice(tmp_path: Path) -> None:
     """Each save gets a complete texts.bin."""
     index = build_corpus_index(BUNDLED_CORPUS, A, spill_dir=tmp_path / "root", workers=1)

@@ -27,11 +27,10 @@ from askbot.search.corpus import (
     load_corpus,
     plan_tasks,
 )
-from askbot.search.index import I32, ArticleInfo, BM25Params, Index, Progress
+from askbot.search.index import I32, ArticleInfo, BM25Params, Index, Progress, article_line
 from askbot.search.models import Article, Passage, Skipped
 from askbot.search.postings import build_postings
 from askbot.search.tokenize_parallel import (
-    ArticleMeta,
     Chunk,
     Known,
     Replay,
@@ -412,11 +411,15 @@ def _build(
         name: [] for name in ("doc_len", "per_article", "paragraph", "window", "hashes", "lengths")
     }
     text = TextSpool(spill_dir)
-    speakers_of: list[str] = []
-    metas: list[ArticleMeta] = []
+    # Articles, their lines of articles.jsonl and passages' speakers are made as chunks arrive,
+    # while the workers analyse the next ones, not after the last one (one core busy).
+    infos: list[ArticleInfo] = []
+    lines: list[bytes] = []
+    speakers: dict[str, int] = {"": -1}
+    p_speaker: list[I32] = []
     ids = ArticleIds()
     dropped = False
-    done = 0
+    done = passages = 0
     for chunk in chunks:
         table = remap.setdefault(chunk.worker, [])
         if chunk.term_base != len(table):
@@ -431,12 +434,25 @@ def _build(
         tokens.append(np.asarray(table, dtype=np.int32)[local] if local.size else local)
         _collect(columns, chunk)
         text.append(chunk.text)
-        speakers_of.extend(chunk.speakers)
-        metas.extend(chunk.articles)
-        done += len(chunk.speakers)
+        passages += len(chunk.speakers)
+        p_speaker.append(
+            np.fromiter(
+                (speakers.setdefault(s, len(speakers) - 1) for s in chunk.speakers),
+                dtype=np.int32,
+                count=len(chunk.speakers),
+            )
+        )
+        per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32).tolist()
+        for meta, count in zip(chunk.articles, per_article, strict=True):
+            info = ArticleInfo(*meta, first_passage=done, passage_count=count)
+            infos.append(info)
+            lines.append(article_line(info))
+            done += count
+        if done != passages:
+            raise RuntimeError("a chunk's passages do not match its articles")
         if progress is not None:
             progress(done, estimate(done))
-    n = len(speakers_of)
+    n = done
     if progress is not None:
         progress(n, n)
     token_ids = np.concatenate(tokens) if tokens and n else np.zeros(0, dtype=np.int32)
@@ -466,16 +482,6 @@ def _build(
     for array in spilled.values():
         array.sync_soon()
     per_article = _cat(columns["per_article"], np.int32)
-    first = np.zeros(len(metas) + 1, dtype=np.int64)
-    np.cumsum(per_article, out=first[1:])
-    infos = [
-        ArticleInfo(*meta, first_passage=int(first[i]), passage_count=int(per_article[i]))
-        for i, meta in enumerate(metas)
-    ]
-    speakers: dict[str, int] = {"": -1}
-    p_speaker = np.fromiter(
-        (speakers.setdefault(s, len(speakers) - 1) for s in speakers_of), dtype=np.int32, count=n
-    )
     del speakers[""]
     lengths = _cat(columns["lengths"], np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
@@ -487,10 +493,11 @@ def _build(
         terms=terms,
         doc_len=doc_len,
         articles=infos,
-        p_article=np.repeat(np.arange(len(metas), dtype=np.int32), per_article),
+        article_lines=lines,
+        p_article=np.repeat(np.arange(len(infos), dtype=np.int32), per_article),
         p_paragraph=_cat(columns["paragraph"], np.int32),
         p_window=_cat(columns["window"], np.int32),
-        p_speaker=p_speaker,
+        p_speaker=np.concatenate(p_speaker) if p_speaker else np.zeros(0, dtype=np.int32),
         p_hash=_cat(columns["hashes"], np.int64),
         text_offsets=offsets,
         text_blob=text.finish(),

@@ -137,6 +137,14 @@ ARTICLE_CACHE = 4096
 # ArticleInfo's fields in order: dataclasses.asdict deep-copies every value and costs ~3.5 s
 # over 100k articles; reading the fields directly gives the same JSON in a fifth of the time.
 _ARTICLE_FIELDS = tuple(f.name for f in fields(ArticleInfo))
+# json.dumps(..., ensure_ascii=False) makes a new encoder at every call.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def article_line(article: ArticleInfo) -> bytes:
+    """The line of articles.jsonl that holds ``article``."""
+    row = {f: getattr(article, f) for f in _ARTICLE_FIELDS}
+    return _LINE_ENCODER.encode(row).encode() + b"\n"
 
 
 class _FileRanges:
@@ -246,6 +254,7 @@ class Index:
         text_file: Path | None = None,
         text_link: Callable[[Path], bool] | None = None,
         array_links: dict[str, Callable[[Path], bool]] | None = None,
+        article_lines: Sequence[bytes] | None = None,
     ) -> None:
         self.params = params
         self.analyzer_fingerprint = analyzer_fingerprint
@@ -285,6 +294,8 @@ class Index:
         self._text_link = text_link
         # The same for arrays already built in complete .npy files (name -> link).
         self._array_links = array_links or {}
+        # The articles' lines of articles.jsonl (``article_line``), when a build made them already.
+        self._article_lines = article_lines
         self.speakers = speakers
         self.skipped = skipped
         self.meta = meta or {}
@@ -530,11 +541,9 @@ class Index:
         if terms_blob is None:
             terms_blob = "\n".join(self.terms).encode("utf-8")
         synced(_write_bytes(tmp / "terms.txt", terms_blob))
-        lines = [
-            json.dumps({f: getattr(a, f) for f in _ARTICLE_FIELDS}, ensure_ascii=False).encode()
-            + b"\n"
-            for a in self.articles
-        ]
+        lines = self._article_lines
+        if lines is None:
+            lines = [article_line(a) for a in self.articles]
         offsets = np.zeros(len(lines) + 1, dtype=np.int64)
         np.cumsum([len(line) for line in lines], out=offsets[1:])
         synced(_write_bytes(tmp / "articles.jsonl", b"".join(lines)))
