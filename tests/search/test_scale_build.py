@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sys
@@ -251,6 +252,42 @@ def test_table_refuses_to_be_called_from_its_own_callback() -> None:
     with pytest.raises(RuntimeError, match="own callback"):
         table.batch(["a"], b"\0", reenter)
     assert len(table) == 0
+
+
+def test_compiled_isprintable_agrees_with_str_isprintable_for_every_character() -> None:
+    """_chunks.isprintable(c) == c.isprintable() for every code point, alone and in text."""
+    _compiled_table()
+    isprintable = tokenize_parallel._chunks.isprintable
+    chars = list(map(chr, range(sys.maxunicode + 1)))
+    assert [c for c in chars if isprintable(c) != c.isprintable()] == []
+    assert [c for c in chars if isprintable(f"a{c}é") != f"a{c}é".isprintable()] == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXTS, SPACY))
+def test_compiled_isprintable_agrees_with_str_isprintable(text: str) -> None:
+    """For any text, the compiled isprintable answers as str.isprintable."""
+    _compiled_table()
+    assert tokenize_parallel._chunks.isprintable(text) == text.isprintable()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(TEXTS, SPACY, st.text(alphabet=" \ta\xa0", max_size=8)))
+def test_spaces_folded_means_splitting_and_joining_gives_the_text_back(text: str) -> None:
+    """spaces_folded(text) (compiled and Python) is exactly ' '.join(text.split()) == text."""
+    _compiled_table()
+    folded = " ".join(text.split()) == text
+    assert tokenize_parallel._chunks.spaces_folded(text) == folded
+    assert not tokenize_parallel._folded_in_python(text) or folded
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXTS, SPACY))
+def test_text_hash_is_blake2b_of_the_lowered_text_with_whitespace_folded(text: str) -> None:
+    """text_hash is the 63-bit blake2b of ' '.join(text.lower().split()), whatever its shortcuts."""
+    normal = " ".join(text.lower().split()).encode()
+    digest = hashlib.blake2b(normal, digest_size=8).digest()
+    assert tokenize_parallel.text_hash(text) == int.from_bytes(digest, "little") >> 1
 
 
 def test_index_built_without_the_chunk_table_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:

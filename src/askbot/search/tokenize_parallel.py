@@ -8,7 +8,7 @@ import multiprocessing
 import os
 import threading
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
@@ -40,11 +40,25 @@ ANALYZER_VERSION = 2
 _SHOUTED = "\x00"
 
 
+def _folded_in_python(text: str) -> bool:
+    # Printable text has no whitespace but " ": without doubled or edge spaces it is folded.
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
+# str.isprintable and "is ' '.join(text.split()) text itself": the compiled ones read Latin-1
+# text by table, where str.isprintable looks every character up in the Unicode database.
+_isprintable: Callable[[str], bool] = str.isprintable
+_spaces_folded: Callable[[str], bool] = _folded_in_python
+if _chunks is not None:
+    _isprintable = _chunks.isprintable
+    _spaces_folded = _chunks.spaces_folded
+
+
 def _analysable(text: str) -> str:
     """The text as Analyzer.terms splits it: cleaned, chat markup blanked."""
     # Every character clean_text removes is non-printable, so printable text is already clean
-    # (isprintable is a C loop, clean_text a regex substitution).
-    if not text.isprintable():
+    # (checking is a C loop, clean_text a regex substitution).
+    if not _isprintable(text):
         text = clean_text(text)
     if "<" in text or "@" in text:  # chat markup is blanked, as Analyzer.terms does
         text = _CHAT_MARKUP.sub(_blank, text)
@@ -168,8 +182,7 @@ class TermIds:
 def text_hash(text: str) -> int:
     """A 63-bit hash of the text with case and spacing folded, to spot syndicated copies."""
     normal = text.lower()
-    # Printable text has no whitespace but " ": without doubled or edge spaces it is folded.
-    if not normal.isprintable() or "  " in normal or normal[:1] == " " or normal[-1:] == " ":
+    if not _spaces_folded(normal):
         normal = " ".join(normal.split())
     return int.from_bytes(hashlib.blake2b(normal.encode(), digest_size=8).digest(), "little") >> 1
 
