@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import BUNDLED_CORPUS, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from askbot.search import build as build_module
 from askbot.search import corpus as corpus_module
 from askbot.search import incremental, pruning, tokenize_parallel
 from askbot.search.analysis import Analyzer
-from askbot.search.index import BM25Params, Index
+from askbot.search.index import ArticleInfo, BM25Params, Index, article_line, relocated
 from askbot.search.store import IndexSpec, Opened, build_and_save, compare
 
 A = Analyzer()
@@ -351,3 +354,46 @@ def test_reindex_without_the_compiled_kernel_gives_identical_arrays(
     assert compiled.terms == fallback.terms
     for name in Index._ARRAYS:
         np.testing.assert_array_equal(getattr(compiled, name), getattr(fallback, name), name)
+
+
+_FIELD_TEXT = st.lists(
+    st.sampled_from(['"', "\\", ",", " ", ":", "path", "é", "\n", "a", ', "path": '])
+).map("".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    title=_FIELD_TEXT,
+    url=st.none() | _FIELD_TEXT,
+    path=_FIELD_TEXT,
+    new_path=_FIELD_TEXT,
+    first=st.integers(0, 10**7),
+    new_first=st.integers(0, 10**7),
+)
+def test_a_relocated_line_is_the_line_of_the_moved_article(
+    title: str, url: str | None, path: str, new_path: str, first: int, new_first: int
+) -> None:
+    """Keeping a line's head and writing path and first passage again gives article_line's
+    bytes, whatever quotes, backslashes or ', "path": ' the fields hold."""
+    info = ArticleInfo("a1", title, None, url, "src", None, path, "ab" * 16, 3, first, 2)
+    line = article_line(info)
+    got = relocated(line, json.loads(line), new_path, new_first)
+    assert got == article_line(replace(info, path=new_path, first_passage=new_first))
+
+
+def test_a_line_with_fields_in_another_order_is_written_again_in_this_order() -> None:
+    """Lines an older askbot wrote (path before content_hash) become this version's lines."""
+    info = ArticleInfo("a1", "T", None, None, None, None, "f.jsonl:1", "ab" * 16, 3, 0, 2)
+    old_order = {f: getattr(info, f) for f in ArticleInfo.__dataclass_fields__}
+    line = json.dumps(old_order, ensure_ascii=False).encode() + b"\n"
+    got = relocated(line, json.loads(line), "f.jsonl:2", 5)
+    assert got == article_line(replace(info, path="f.jsonl:2", first_passage=5))
+
+
+def test_saved_article_lines_are_read_with_their_offsets(corpus: Path, tmp_path: Path) -> None:
+    """read_saved_articles keeps each article's line: it parses to the article's row."""
+    old = _build(corpus, tmp_path / "idx")
+    saved = incremental.read_saved_articles(old.path)
+    assert len(saved) == len(old.index.articles)
+    for i, row in enumerate(saved):
+        assert json.loads(saved.line(i)) == row

@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,16 @@ from askbot.search import pruning
 from askbot.search.analysis import Analyzer
 from askbot.search.build import SpilledArray, TextSpool, build_changed_index
 from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS, FileStamp
-from askbot.search.index import I32, I64, ArticleInfo, BM25Params, Index, IndexFormatError
+from askbot.search.index import (
+    I32,
+    I64,
+    ArticleTable,
+    BM25Params,
+    Index,
+    IndexFormatError,
+    article_line,
+    relocated,
+)
 from askbot.search.postings import finish_postings
 from askbot.search.tokenize_parallel import Chunk, Replay
 
@@ -68,13 +77,25 @@ def build_markers() -> dict[str, Any]:
     return {"article_hash": ARTICLE_HASH, "passage_rules": [SPEAKER_RULES_VERSION, WINDOW_WORDS]}
 
 
-def read_saved_articles(path: Path) -> list[dict[str, Any]]:
-    """The saved index's article table (articles.jsonl) as dicts, in one JSON parse."""
-    blob = (path / "articles.jsonl").read_bytes().rstrip(b"\n")
-    if not blob:
-        return []
-    rows: list[dict[str, Any]] = json.loads(b"[" + blob.replace(b"\n", b",") + b"]")
-    return rows
+class SavedArticles(list[dict[str, Any]]):
+    """The saved index's article table (articles.jsonl) as dicts, with the lines themselves."""
+
+    def __init__(self, rows: list[dict[str, Any]], blob: bytes, offsets: list[int]) -> None:
+        super().__init__(rows)
+        self.blob = blob
+        self.offsets = offsets  # line i is blob[offsets[i]:offsets[i + 1]]
+
+    def line(self, i: int) -> bytes:
+        return self.blob[self.offsets[i] : self.offsets[i + 1]]
+
+
+def read_saved_articles(path: Path) -> SavedArticles:
+    """The saved index's article table, parsed in one JSON parse."""
+    blob = (path / "articles.jsonl").read_bytes()
+    body = blob.rstrip(b"\n")
+    rows: list[dict[str, Any]] = json.loads(b"[" + body.replace(b"\n", b",") + b"]") if body else []
+    ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n")) + 1
+    return SavedArticles(rows, blob, [0, *ends.tolist()])
 
 
 def check_reusable(old: Index, saved: Sequence[dict[str, Any]]) -> None:
@@ -259,32 +280,14 @@ def merge(
     speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
     text_offsets, text_blob, text_link = _merge_texts(old, keep_doc, fresh, spill_dir)
     phases.done("merge_texts")
-    infos = [
-        ArticleInfo(
-            row["id"],
-            row["title"],
-            row["date"],
-            row["url"],
-            row["source"],
-            row["author"],
-            path,
-            row["content_hash"],
-            row["paragraphs"],
-            f,
-            c,
-        )
-        for row, path, f, c in zip(
-            (saved[r] for r, _ in kept),
-            (p for _, p in kept),
-            (np.cumsum(counts) - counts).tolist(),
-            counts.tolist(),
-            strict=True,
-        )
+    # Kept articles keep their saved lines but for where they are now (path, first passage).
+    line = saved.line if isinstance(saved, SavedArticles) else lambda r: None
+    lines = [
+        relocated(line(r), saved[r], path, first)
+        for (r, path), first in zip(kept, (np.cumsum(counts) - counts).tolist(), strict=True)
     ]
-    infos += [
-        ArticleInfo(
-            **{**asdict(a), "first_passage": a.first_passage + n_kept}  # after the kept ones
-        )
+    lines += [
+        article_line(replace(a, first_passage=a.first_passage + n_kept))  # after the kept ones
         for a in fresh.articles
     ]
     n = int(doc_len.shape[0])
@@ -295,7 +298,7 @@ def merge(
         key=key,
         terms=terms,
         doc_len=doc_len,
-        articles=infos,
+        articles=ArticleTable.of_lines(lines),
         p_article=np.concatenate(
             (
                 np.repeat(np.arange(len(kept), dtype=np.int32), counts),

@@ -30,7 +30,8 @@ p_hash.npy             int64 N      63-bit hash of the folded text (duplicate de
 text_offsets.npy       int64 N+1    passage text is ``texts.bin[text_offsets[d]:text_offsets[d+1]]``
 texts.bin              UTF-8        passage texts, concatenated
 terms.txt              UTF-8        the V terms, sorted, one per line (term id = line number)
-articles.jsonl         UTF-8 JSON   one ArticleInfo object per line, parsed only when asked for
+articles.jsonl         UTF-8 JSON   one ArticleInfo object per line, parsed only when asked for;
+                                    path, first_passage, passage_count are its last fields
 article_offsets.npy    int64 A+1    byte offsets of the lines of articles.jsonl
 tables.json            JSON         {"speakers": [...], "skipped": [{"path", "reason"}]}
 =====================  ===========  ===============================================================
@@ -134,17 +135,44 @@ class ArticleInfo:
 # Parsed articles a loaded index keeps at most (then the cache starts over).
 ARTICLE_CACHE = 4096
 
-# ArticleInfo's fields in order: dataclasses.asdict deep-copies every value and costs ~3.5 s
-# over 100k articles; reading the fields directly gives the same JSON in a fifth of the time.
-_ARTICLE_FIELDS = tuple(f.name for f in fields(ArticleInfo))
+# The fields of an articles.jsonl line, in order: what a reindex may change (where the article
+# is now) comes last, so it can keep the rest of a kept article's line as it is (``relocated``).
+# Reading the fields directly, not dataclasses.asdict (which deep-copies every value, ~3.5 s over
+# 100k articles), gives the same JSON in a fifth of the time.
+_MOVABLE_FIELDS = ("path", "first_passage", "passage_count")
+_ARTICLE_FIELDS = (
+    *(f.name for f in fields(ArticleInfo) if f.name not in _MOVABLE_FIELDS),
+    *_MOVABLE_FIELDS,
+)
 # json.dumps(..., ensure_ascii=False) makes a new encoder at every call.
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)
+_PATH_KEY = b', "path": '
 
 
 def article_line(article: ArticleInfo) -> bytes:
     """The line of articles.jsonl that holds ``article``."""
     row = {f: getattr(article, f) for f in _ARTICLE_FIELDS}
     return _LINE_ENCODER.encode(row).encode() + b"\n"
+
+
+def relocated(line: bytes | None, row: dict[str, Any], path: str, first_passage: int) -> bytes:
+    """``line`` (whose parsed form is ``row``) with a new path and first passage.
+
+    The fields before the path are kept byte for byte; without the line, or for a line written
+    by an older askbot (its fields in another order), the line is encoded again.
+    """
+    if line is None or list(row)[-3:] != list(_MOVABLE_FIELDS):
+        info = ArticleInfo(**{**row, "path": path, "first_passage": first_passage})
+        return article_line(info)
+    # A quote in a JSON string is escaped, so ', "path": ' is never inside a value: the last
+    # one is the key.
+    cut = line.rindex(_PATH_KEY)
+    tail = _LINE_ENCODER.encode(path)
+    count = row["passage_count"]
+    return (
+        line[:cut]
+        + f', "path": {tail}, "first_passage": {first_passage}, "passage_count": {count}}}\n'.encode()
+    )
 
 
 class _FileRanges:
@@ -162,13 +190,37 @@ class _FileRanges:
         return os.pread(self._file.fileno(), end - start, start)
 
 
-class _ArticleTable(Sequence[ArticleInfo]):
-    """The articles of a loaded index: one JSON line each, parsed on first access."""
+class _BytesRanges:
+    """Byte ranges of bytes in memory (``_FileRanges``' interface)."""
 
-    def __init__(self, lines: _FileRanges, offsets: I64) -> None:
+    def __init__(self, blob: bytes) -> None:
+        self._blob = blob
+
+    def read(self, start: int, end: int) -> bytes:
+        return self._blob[start:end]
+
+
+class ArticleTable(Sequence[ArticleInfo]):
+    """Articles as the lines of articles.jsonl (a saved file, or bytes), each parsed on first use.
+
+    ``offsets`` (A + 1) are the lines' byte offsets. A save writes the lines as they are.
+    """
+
+    def __init__(self, lines: _FileRanges | _BytesRanges, offsets: I64) -> None:
         self._lines = lines
         self._offsets = offsets
         self._cache: dict[int, ArticleInfo] = {}
+
+    @classmethod
+    def of_lines(cls, lines: Sequence[bytes]) -> ArticleTable:
+        """A table of these lines (``article_line`` s), kept in memory."""
+        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
+        np.cumsum([len(line) for line in lines], out=offsets[1:])
+        return cls(_BytesRanges(b"".join(lines)), offsets)
+
+    def raw(self) -> tuple[bytes, I64]:
+        """All the lines, as one blob, and their offsets."""
+        return self._lines.read(0, int(self._offsets[-1])), self._offsets
 
     def __len__(self) -> int:
         return int(self._offsets.shape[0]) - 1
@@ -344,7 +396,7 @@ class Index:
 
     def content_hashes(self) -> dict[str, str]:
         """Article id -> content hash of every article (a loaded index parses without caching)."""
-        if isinstance(self.articles, _ArticleTable):
+        if isinstance(self.articles, ArticleTable):
             return self.articles.content_hashes()
         return {a.id: a.content_hash for a in self.articles}
 
@@ -541,12 +593,14 @@ class Index:
         if terms_blob is None:
             terms_blob = "\n".join(self.terms).encode("utf-8")
         synced(_write_bytes(tmp / "terms.txt", terms_blob))
-        lines = self._article_lines
-        if lines is None:
-            lines = [article_line(a) for a in self.articles]
-        offsets = np.zeros(len(lines) + 1, dtype=np.int64)
-        np.cumsum([len(line) for line in lines], out=offsets[1:])
-        synced(_write_bytes(tmp / "articles.jsonl", b"".join(lines)))
+        articles = self.articles
+        if not isinstance(articles, ArticleTable):  # lines already made are written as they are
+            lines = self._article_lines
+            articles = ArticleTable.of_lines(
+                lines if lines is not None else [article_line(a) for a in articles]
+            )
+        blob, offsets = articles.raw()
+        synced(_write_bytes(tmp / "articles.jsonl", blob))
         synced(_write_array(tmp / "article_offsets.npy", offsets))
         doc = {"speakers": self.speakers, "skipped": [asdict(s) for s in self.skipped]}
         synced(_write_bytes(tmp / "tables.json", json.dumps(doc, ensure_ascii=False).encode()))
@@ -626,7 +680,7 @@ class Index:
             analyzer_fingerprint=meta["analyzer"],
             key=meta.get("key", ""),
             terms=terms,
-            articles=_ArticleTable(article_lines, article_offsets),
+            articles=ArticleTable(article_lines, article_offsets),
             speakers=tables["speakers"],
             skipped=[Skipped(**s) for s in tables["skipped"]],
             text_blob=blob,
