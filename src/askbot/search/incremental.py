@@ -21,6 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -264,34 +265,42 @@ def merge(
     n_kept = int(counts.sum())
     remap = (np.cumsum(keep_doc, dtype=np.int64) - 1).astype(np.int32)
 
-    links: dict[str, Callable[[Path], bool]] = {}
-    terms, indptr, docs, tfs = _merge_postings(
-        old, keep_doc, remap, fresh, n_kept, spill_dir=spill_dir, links=links
-    )
-    doc_len = np.concatenate((np.asarray(old.doc_len)[keep_doc], np.asarray(fresh.doc_len)))
-    phases.done("merge_postings")
-    impacts = SpilledArray(spill_dir, int(docs.shape[0]), np.uint8)
-    links["impacts"] = impacts.link
-    postings = finish_postings(indptr, docs, tfs, doc_len, old.params, impacts=impacts.array)
-    impacts.sync_soon()
-    del docs, tfs
-    phases.done("finish_postings")
-
-    speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
-    text_offsets, text_blob, text_link = _merge_texts(old, keep_doc, fresh, spill_dir)
-    phases.done("merge_texts")
-    # Kept articles keep their saved lines but for where they are now (path, first passage).
-    line = saved.line if isinstance(saved, SavedArticles) else lambda r: None
-    lines = [
-        relocated(line(r), saved[r], path, first)
-        for (r, path), first in zip(kept, (np.cumsum(counts) - counts).tolist(), strict=True)
-    ]
-    lines += [
-        article_line(replace(a, first_passage=a.first_passage + n_kept))  # after the kept ones
-        for a in fresh.articles
-    ]
+    # The texts are copied (copy_file_range, in the kernel) on a thread while the postings are
+    # merged and finished (compiled, without the GIL) on others and the article lines are made
+    # here: none of the three waits for another.
+    with ThreadPoolExecutor(2, thread_name_prefix="askbot-merge") as pool:
+        texts = pool.submit(_merge_texts, old, keep_doc, fresh, spill_dir)
+        links: dict[str, Callable[[Path], bool]] = {}
+        terms, indptr, docs, tfs = _merge_postings(
+            old, keep_doc, remap, fresh, n_kept, spill_dir=spill_dir, links=links
+        )
+        doc_len = np.concatenate((np.asarray(old.doc_len)[keep_doc], np.asarray(fresh.doc_len)))
+        phases.done("merge_postings")
+        impacts = SpilledArray(spill_dir, int(docs.shape[0]), np.uint8)
+        links["impacts"] = impacts.link
+        finished = pool.submit(
+            finish_postings, indptr, docs, tfs, doc_len, old.params, impacts=impacts.array
+        )
+        speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
+        # Kept articles keep their saved lines but for where they are now (path, first passage).
+        line = saved.line if isinstance(saved, SavedArticles) else lambda r: None
+        firsts_now = (np.cumsum(counts) - counts).tolist()
+        lines = [
+            relocated(line(r), saved[r], path, first)
+            for (r, path), first in zip(kept, firsts_now, strict=True)
+        ]
+        lines += [
+            article_line(replace(a, first_passage=a.first_passage + n_kept))  # after the kept
+            for a in fresh.articles
+        ]
+        phases.done("merge_articles")
+        postings = finished.result()
+        impacts.sync_soon()
+        del docs, tfs
+        phases.done("finish_postings")
+        text_offsets, text_blob, text_link = texts.result()
+        phases.done("merge_texts")
     n = int(doc_len.shape[0])
-    phases.done("merge_articles")
     merged = Index(
         params=old.params,
         analyzer_fingerprint=old.analyzer_fingerprint,
