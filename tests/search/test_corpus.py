@@ -14,10 +14,10 @@ from conftest import BUNDLED_CORPUS, SEED_ID, write
 
 from askbot.search.analysis import clean_text
 from askbot.search.corpus import (
-    _ANY_VERB,
     _VERB,
     CorpusError,
     _one_line,
+    _speech_words,
     _windows,
     corpus_fingerprint,
     load_corpus,
@@ -201,16 +201,51 @@ def test_whitespace_collapses_on_exactly_the_characters_regex_s_matches() -> Non
         assert _one_line(text) == expected, hex(code)
 
 
-def test_speech_verb_search_matches_whole_words_only() -> None:
-    """The grouped verb search agrees with a plain \\b(?:...)\\b alternation of the same words."""
+def test_speech_verbs_are_found_where_a_whole_word_regex_finds_them() -> None:
+    """The spaced-bytes verb search gives the spans of \\b(?:verb|...|continued)\\b, in order."""
     plain = re.compile(rf"\b(?:{_VERB}|continued)\b")
     texts = [
         "he said", "unsaid", "said_", "saidx", "Said", "(said)", "x says.", "sayings", "saying",
         "wrote—", "rewrote", "continued", "discontinued", "noted2", "é said é", "éditsaid",
-        "told", "toldé", "tells", "", "s", "a c d e i n o r s t w",
+        "told", "toldé", "tells", "", "s", "a c d e i n o r s t w", "said said said",
+        "·said·", "“said”", "said\tadded\nnoted", "ésaid", "saidé", "日said", "said\u00a0x",
+        "\ud800said", "2said", "said2", "x_said", "Aaa said, Bbb added: Ccc continued",
     ]  # fmt: skip
     for text in texts:
-        assert bool(_ANY_VERB.search(text)) == bool(plain.search(text)), text
+        assert _speech_words(text) == [m.span() for m in plain.finditer(text)], text
+
+
+def test_printable_single_spaced_text_is_kept_as_it_is() -> None:
+    """The common block, one line of single spaces, comes back unchanged."""
+    assert _one_line("Biegun said “yes” to talks.") == "Biegun said “yes” to talks."
+
+
+def test_doubled_or_edge_spaces_still_collapse() -> None:
+    """A printable text with a doubled, leading or trailing space is not taken as clean."""
+    assert [_one_line(t) for t in ("a  b", " a b", "a b ", "  ")] == ["a b", "a b", "a b", ""]
+
+
+def test_invisible_character_in_a_single_spaced_text_is_still_removed() -> None:
+    """A zero-width space makes the text unprintable, so it is cleaned."""
+    assert _one_line("Bie\u200bgun said") == "Biegun said"
+
+
+def test_ascii_control_character_in_a_single_spaced_text_is_removed() -> None:
+    """\\x1f (whitespace to str.split) and \\x7f are removed by clean_text, not made spaces."""
+    assert _one_line("a\x1fb c\x7f \x00d") == "ab c d"
+
+
+def test_every_character_clean_text_removes_is_unprintable() -> None:
+    """So a printable text needs no cleaning (_one_line's shortcut)."""
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    removed = set(every) - set(clean_text(every))
+    assert removed and not any(ch.isprintable() for ch in removed)
+
+
+def test_every_whitespace_character_but_space_is_unprintable() -> None:
+    """So a printable text's only whitespace is " " (_one_line's shortcut)."""
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert [ch for ch in spaces if ch.isprintable()] == [" "]
 
 
 def test_paragraph_of_exactly_window_words_is_one_window() -> None:

@@ -10,7 +10,17 @@ from conftest import BUNDLED_CORPUS, SEED_ID, bundled_index
 from askbot.search.analysis import Analyzer
 from askbot.search.answer import AnswerOptions, build_answer
 from askbot.search.build import build_index
-from askbot.search.corpus import find_speaker, load_corpus, speaker_role, split_passages
+from askbot.search.corpus import (
+    _NAME_THEN_VERB,
+    _PRONOUN,
+    _names_then_verbs,
+    _pronoun,
+    _speech_words,
+    find_speaker,
+    load_corpus,
+    speaker_role,
+    split_passages,
+)
 from askbot.search.index import Index
 from askbot.search.models import Answer, Article
 from askbot.search.speakers import (
@@ -190,6 +200,65 @@ def test_role_is_read_from_before_the_name_or_an_appositive() -> None:
         "director general of the Department of US Affairs of North Korea’s Foreign Ministry"
     )
     assert speaker_role('"Yes," Biegun said.', "Biegun") == ""
+
+
+def _near_verbs(text: str) -> list[tuple[tuple[int, int], str]]:
+    """(span, name) of each _NAME_THEN_VERB match found by searching only near the verbs."""
+    verbs = [w for w in _speech_words(text) if text[w[0] : w[1]] != "continued"]
+    return [(m.span(), m["name"]) for m in _names_then_verbs(text, text[::-1], verbs)]
+
+
+def _everywhere(text: str) -> list[tuple[tuple[int, int], str]]:
+    return [(m.span(), m["name"]) for m in _NAME_THEN_VERB.finditer(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Smith, " + "a" * 120 + ", said it.",  # the longest appositive
+        "Smith, " + "a" * 121 + ", said it.",  # one character too long
+        "Smith, " + "a " * 60 + ", said it.",  # an appositive of many short words
+        "Aa Bb Cc Dd Ee Ff Gg Hh said it.",  # a name of 8 words
+        "Aa Bb Cc Dd Ee Ff Gg Hh Ii said it.",  # 9 words: the last 8 are the name
+        # the farthest a match can start: 8 words, 120 characters, two auxiliaries
+        "Aaaa Bbbb Cccc Dddd Eeee Ffff Gggg Hhhh, " + "a " * 59 + "a, also then said it.",
+        "Smith also then said it.",  # two auxiliaries
+        "Smith also then further said it.",  # three: no match
+        "Aa\t\t  Bb \n Cc said it.",  # whitespace runs inside the name
+        "Q" + "x" * 300 + " Yy said it.",  # a 301-character name word
+        "Aa said Bb said Cc, dd, said Dd.",  # matches one after another, left to right
+        "Aa said, Bb, cc, said; Dd, ee, said",  # appositive search across an earlier verb
+        "The Aaa Bbb Ccc said. Ddd Eee said",  # matches in two separate regions
+    ],
+)
+def test_name_search_near_verbs_finds_what_a_full_search_finds(text: str) -> None:
+    """Searching only the text before each verb gives every _NAME_THEN_VERB match, in order."""
+    assert _near_verbs(text) == _everywhere(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "he said it.",  # the pronoun opens the text
+        'Yes." She also then noted it.',  # after a quote, two auxiliaries
+        'Aa "Yes",  she said.',  # after a quote and a comma
+        "Talks ended.  \t They continued  : more.",  # "continued", whitespace, then a colon
+        "Talks ended. They continued more.",  # "continued" not before a colon: no match
+        "Talks ended. He continued",  # "continued" at the text's end: no match
+        "x they said. y: he added",  # the first of two matches
+        "Aa, he said.",  # a comma is no sentence end: no match
+    ],
+)
+def test_pronoun_search_near_verbs_finds_what_a_full_search_finds(text: str) -> None:
+    """Searching only just before each verb (or "continued") finds _PRONOUN's first match."""
+    found = _pronoun(text, text[::-1], _speech_words(text))
+    expected = _PRONOUN.search(text)
+    assert (found and found.span()) == (expected and expected.span())
+
+
+def test_speaker_after_a_curly_closing_quote_is_found() -> None:
+    """The quote check before "said Name" counts a curly closing quote as a quote."""
+    assert find_speaker("“We are ready,” said Pompeo.", "") == ("Pompeo", False)
 
 
 # -- answers ------------------------------------------------------------------------------------

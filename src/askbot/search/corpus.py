@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -118,8 +119,22 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
+_ASCII_CONTROL = bytes(range(32)) + b"\x7f"
+
+
 def _one_line(text: str) -> str:
     """``text`` cleaned, its whitespace runs collapsed to one space, stripped."""
+    # Most blocks are one line already. A printable text holds no character clean_text removes
+    # (all are control or format characters) and no whitespace but " " (every other whitespace
+    # character is unprintable), so it is unchanged unless a space is doubled or at an end.
+    # ASCII is printable but for its control bytes, which deleting them finds sooner than
+    # str.isprintable() (a Unicode table lookup per character).
+    if text.isascii():
+        printable = len(text.encode("ascii").translate(None, _ASCII_CONTROL)) == len(text)
+    else:
+        printable = text.isprintable()
+    if printable and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
     # str.split() splits on exactly the characters regex \s matches (str.isspace()), and is
     # several times faster than re.sub(r"\s+", " ", ...).strip() on long paragraphs.
     return " ".join(clean_text(text).split())
@@ -527,22 +542,11 @@ _VERBS = tuple(
 _VERB = f"(?:{'|'.join(_VERBS)})"
 
 
-def _word_alternation(words: tuple[str, ...]) -> str:
-    """A regex matching any of ``words`` as a whole word, grouped by first letter.
-
-    It matches what ``\\b(?:w1|w2|...)\\b`` does about three times faster on paragraphs without
-    any of them (most): a position whose letter starts none of the words fails at once, and one
-    that does tries only the words with that letter.
-    """
-    groups: dict[str, list[str]] = {}
-    for word in words:
-        groups.setdefault(word[0], []).append(re.escape(word[1:]))
-    branches = "|".join(f"{c}(?:{'|'.join(rest)})" for c, rest in sorted(groups.items()))
-    return rf"\b(?=[{''.join(sorted(groups))}])(?:{branches})\b"
-
-
-# Is there a speech verb at all (outside quotes)? Rules out most paragraphs in one search.
-_ANY_VERB = _LazyPattern(_word_alternation((*_VERBS, "continued")))
+# Where are the speech verbs (outside quotes)? Most paragraphs have none: then nothing else runs.
+_SPEECH_WORDS = frozenset((*_VERBS, "continued"))
+# Bytes of a paragraph's UTF-8 with every byte that is not an ASCII word character made a space:
+# a speech verb that is a whole word of the text is then a word between two spaces.
+_WORD_BYTES = bytes(c if c < 128 and (chr(c).isalnum() or c == 95) else 32 for c in range(256))
 _AUX = r"(?:(?:also|has|had|have|then|later|previously|once|further)\s+){0,2}"
 # Masks quoted text: not a word character, not whitespace, not a quote, so no pattern crosses it.
 _MASK = "·"
@@ -555,6 +559,12 @@ _VERB_THEN_NAME = _LazyPattern(rf"[\"”],?\s+{_VERB}\s+(?P<name>{_NAME})")
 # An appositive between name and verb may hold commas ("Cynthia Thompson, curator at the
 # University of Arkansas, Fayetteville, said") but never a quote or a sentence end.
 _NAME_THEN_VERB = _LazyPattern(rf"(?P<name>{_NAME})(?:,\s[^\"“”·.;]{{1,120}}?,)?\s+{_AUX}{_VERB}\b")
+# Read backwards from a verb (on the reversed text), these reach at least as far back as any
+# _NAME_THEN_VERB or _PRONOUN match that ends at that verb can start (see _starts_before).
+_AUX_BACK = r"\s*(?:[a-z]+\s+){0,2}"
+# A comma before the auxiliaries may close an appositive: ",\s" + at most 120 characters + ",".
+_NAME_BACK = _LazyPattern(_AUX_BACK + r"(?:,[\s\S]{0,122})?\s*\S*(?:\s+\S+){0,8}")
+_PRONOUN_BACK = _LazyPattern(_AUX_BACK + r"[A-Za-z]*\s*[\s\S]{0,2}")
 _QUOTE_BEFORE = _LazyPattern(r"[\"”]\s*,?\s*$")
 _QUOTE_FOLLOWS = _LazyPattern(r"[^.!?\"“”·]{0,60}?[,:]\s*[\"“]")
 # "according to the team's coach, Alireza Mehraban": a role ending in a lowercase noun, a comma,
@@ -681,15 +691,129 @@ def _named(masked: str, match: re.Match[str], leads: bool = False) -> str:
     return name if _is_name(name) else ""
 
 
-def _speech(masked: str, last_speaker: str) -> tuple[str, bool] | None:
-    """The speaker of a paragraph (quotes masked) by its speech verbs, or None."""
+@functools.cache
+def _spaced_speech_words() -> re.Pattern[bytes]:
+    # Grouped by first letter: a space before a word no verb starts with fails at one test.
+    groups: dict[str, list[str]] = {}
+    for word in sorted(_SPEECH_WORDS):
+        groups.setdefault(word[0], []).append(word[1:])
+    branches = "|".join(f"{c}(?:{'|'.join(rest)})" for c, rest in groups.items())
+    return re.compile(f" ((?:{branches}))(?= )".encode())
+
+
+def _is_word(ch: str) -> bool:
+    """Whether regex \\w matches the character ``ch``."""
+    return ch.isalnum() or ch == "_"
+
+
+def _speech_words(masked: str) -> list[tuple[int, int]]:
+    """(start, end) of each speech verb or "continued" in ``masked`` that is a whole word
+    (what ``\\b(?:said|...|continued)\\b`` finds), in order.
+
+    One regex pass over the text would try the words at every character (~20 us a paragraph);
+    here the pass looks only after spaces, in the paragraph's bytes with every non-word
+    character made a space (a non-ASCII letter too, which only adds candidates); each candidate
+    word is then looked for in the text itself, whole words only.
+    """
+    spaced = b" " + masked.encode("utf-8", "surrogatepass").translate(_WORD_BYTES) + b" "
+    found = _spaced_speech_words().findall(spaced)
+    spans: list[tuple[int, int]] = []
+    for word in set(found):
+        verb = word.decode()
+        at = masked.find(verb)
+        while at >= 0:
+            end = at + len(verb)
+            if (at == 0 or not _is_word(masked[at - 1])) and (
+                end == len(masked) or not _is_word(masked[end])
+            ):
+                spans.append((at, end))
+            at = masked.find(verb, at + 1)
+    spans.sort()
+    return spans
+
+
+def _starts_before(
+    masked: str, backwards: str, spans: list[tuple[int, int]], appositive: bool
+) -> list[tuple[int, int, int]]:
+    """Where a _NAME_THEN_VERB (``appositive``) or _PRONOUN match ending at one of ``spans``
+    can start: disjoint regions ``[lo, hi)`` of start positions, each with ``limit``, the end of
+    the text any such match (and the regex deciding it) reads; as (lo, hi, limit), in order.
+
+    Backwards from a verb such a match holds whitespace and at most two lowercase auxiliaries
+    (_AUX_BACK, greedy, takes at least as much: each maximal run it takes is one the match
+    holds, or more). Then for a name, an appositive of at most 123 characters if a comma comes
+    next, and a name of at most 8 words, each inside one whitespace-separated chunk (9 chunks
+    are taken: one to spare); for a pronoun, the pronoun, whitespace and at most two characters before it.
+    """
+    size = len(masked)
+    back_pattern = _NAME_BACK if appositive else _PRONOUN_BACK
+    regions: list[tuple[int, int, int]] = []
+    for start, end in spans:
+        back = back_pattern.match(backwards, size - start)
+        lo = start - (back.end() - back.start()) if back else start
+        limit = end
+        if masked.startswith("continued", start) and end - start == 9:
+            # "continued(?=\s*[:,])" reads the whitespace after it and one more character.
+            limit = min(size, len(masked[end:]) - len(masked[end:].lstrip()) + end + 1)
+        regions.append((lo, start, limit))
+    regions.sort()
+    merged: list[tuple[int, int, int]] = []
+    for lo, hi, limit in regions:
+        if merged and lo <= merged[-1][1]:
+            last = merged[-1]
+            merged[-1] = (last[0], max(last[1], hi), max(last[2], limit))
+        else:
+            merged.append((lo, hi, limit))
+    return merged
+
+
+def _names_then_verbs(
+    masked: str, backwards: str, verbs: list[tuple[int, int]]
+) -> Iterator[re.Match[str]]:
+    """What ``_NAME_THEN_VERB.finditer(masked)`` yields, searching only near ``verbs``.
+
+    A match ending at a verb starts in that verb's region, and every regex path from there
+    that succeeds reads no further than the region's limit (the end of its last verb, where a
+    non-word character or the text's end follows): searched up to the limit, each start finds
+    the match it finds in the whole text, and outside the regions no match starts.
+    """
+    pos = 0
+    for lo, hi, limit in _starts_before(masked, backwards, verbs, appositive=True):
+        at = max(lo, pos)
+        while at < hi:
+            match = _NAME_THEN_VERB.search(masked, at, limit)
+            if match is None:
+                break
+            yield match
+            at = pos = match.end()
+
+
+def _pronoun(masked: str, backwards: str, words: list[tuple[int, int]]) -> re.Match[str] | None:
+    """What ``_PRONOUN.search(masked)`` finds, searching only before speech ``words``."""
+    for lo, _, limit in _starts_before(masked, backwards, words, appositive=False):
+        match = _PRONOUN.search(masked, lo, limit)
+        if match is not None:
+            return match
+    return None
+
+
+def _speech(
+    masked: str, last_speaker: str, words: list[tuple[int, int]]
+) -> tuple[str, bool] | None:
+    """The speaker of a paragraph (quotes masked) by its speech verbs, or None.
+
+    ``words``: the speech verbs and "continued" of ``masked`` (``_speech_words``).
+    """
     adjacent: list[tuple[int, str]] = []
     general: list[tuple[int, str]] = []
-    for match in _VERB_THEN_NAME.finditer(masked):
-        name = _named(masked, match, leads=True)
-        if name:
-            adjacent.append((match.start(), name))
-    for match in _NAME_THEN_VERB.finditer(masked):
+    if '"' in masked or "”" in masked:
+        for match in _VERB_THEN_NAME.finditer(masked):
+            name = _named(masked, match, leads=True)
+            if name:
+                adjacent.append((match.start(), name))
+    backwards = masked[::-1]
+    verbs = [w for w in words if not masked.startswith("continued", w[0])]
+    for match in _names_then_verbs(masked, backwards, verbs):
         name = _named(masked, match)
         if not name:
             continue
@@ -700,7 +824,7 @@ def _speech(masked: str, last_speaker: str) -> tuple[str, bool] | None:
         (adjacent if touches else general).append((match.start(), name))
     if adjacent:
         return min(adjacent)[1], False
-    pronoun = _PRONOUN.search(masked)
+    pronoun = _pronoun(masked, backwards, words)
     if pronoun:
         earlier = [g for g in general if g[0] < pronoun.start("pronoun")]
         if earlier:
@@ -730,9 +854,10 @@ def find_speaker(paragraph: str, last_speaker: str) -> tuple[str, bool]:
 
 
 def _attribution(masked: str, last_speaker: str) -> tuple[str, bool]:
-    # Most paragraphs have no speech verb outside quotes: one search rules them out.
-    if _ANY_VERB.search(masked):
-        named = _speech(masked, last_speaker)
+    # Most paragraphs have no speech verb outside quotes.
+    words = _speech_words(masked)
+    if words:
+        named = _speech(masked, last_speaker, words)
         if named is not None:
             return named
     if "ccording to" not in masked:
@@ -836,15 +961,10 @@ def split_passages(article: Article, window_words: int = WINDOW_WORDS) -> list[P
         windows = _windows(paragraph, window_words)
         for w, text in enumerate(windows, start=1):
             pid = f"{article.id}#{number}" if len(windows) == 1 else f"{article.id}#{number}.{w}"
+            # Positional: id, article_id, paragraph, window, text, context, speaker.
             passages.append(
                 Passage(
-                    id=pid,
-                    article_id=article.id,
-                    paragraph=number,
-                    window=0 if len(windows) == 1 else w,
-                    text=text,
-                    context=context,
-                    speaker=speaker,
+                    pid, article.id, number, 0 if len(windows) == 1 else w, text, context, speaker
                 )
             )
     return passages
