@@ -29,12 +29,25 @@
  * code points in its kind, padded to 8 bytes. A slot of the open-addressing table (linear
  * probing, at most half full) packs the top bits of the chunk's hash, checked before the record
  * is read, with the record's offset / 8 + 1 (0 marks an empty slot; 2^40 * 8 bytes is far beyond
- * any memory). A lookup touches two cache lines at most: the slot and the record.
+ * any memory). A lookup usually touches two cache lines: the slot and the record.
  *
  * Chunks of a batch are looked up a window at a time: all hashed first (prefetching their slots),
  * then their first candidate records prefetched, then compared, so the cache misses of a window
  * overlap instead of following one another.
  */
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+/* Strings are always ready from 3.12 on, where PyUnicode_READY is deprecated. */
+#if PY_VERSION_HEX < 0x030C0000
+#define READY(s) PyUnicode_READY(s)
+#else
+#define READY(s) 0
+#endif
+
 #define OFF_BITS 40
 #define OFF_MASK ((UINT64_C(1) << OFF_BITS) - 1)
 #define TAG_MASK (~OFF_MASK)
@@ -317,7 +330,7 @@ static int flush(Table *t, PyObject *texts, PyObject *callback, Py_ssize_t pendi
     for (Py_ssize_t j = 0; j < pending; j++) {
         size_t pos = (size_t)p[j].hash & t->mask;
         uint64_t s = t->slots[pos];
-        if ((s & TAG_MASK) == (p[j].hash & TAG_MASK) && s) __builtin_prefetch(record_at(t, s));
+        if ((s & TAG_MASK) == (p[j].hash & TAG_MASK) && s) PREFETCH(record_at(t, s));
     }
     for (Py_ssize_t j = 0; j < pending; j++) {
         PyObject *text = PyTuple_GET_ITEM(texts, p[j].text);
@@ -352,7 +365,7 @@ static int flush(Table *t, PyObject *texts, PyObject *callback, Py_ssize_t pendi
             c->len = i - start;                                                                \
             c->hash = fmix64(h ^ (uint64_t)shouted);                                           \
             c->key = c->len < MAX_KEY_LEN ? packed_key(c->len, bits, shouted) : 0;             \
-            __builtin_prefetch(&t->slots[(size_t)c->hash & t->mask]);                          \
+            PREFETCH(&t->slots[(size_t)c->hash & t->mask]);                                   \
             if (pending == WINDOW) {                                                           \
                 if (flush(t, texts, callback, pending, &out, count) < 0) goto error;           \
                 pending = 0;                                                                   \
@@ -387,7 +400,7 @@ static PyObject *Table_batch(Table *t, PyObject *args) {
             PyErr_Format(PyExc_TypeError, "texts must be str, not %.100s", Py_TYPE(text)->tp_name);
             goto error;
         }
-        if (PyUnicode_READY(text) < 0) goto error;
+        if (READY(text) < 0) goto error;
     }
     counts = PyByteArray_FromStringAndSize(NULL, ntexts * (Py_ssize_t)sizeof(int64_t));
     if (counts == NULL) goto error;
@@ -441,7 +454,7 @@ static PyObject *isprintable(PyObject *Py_UNUSED(module), PyObject *text) {
         PyErr_Format(PyExc_TypeError, "isprintable() needs a str, not %.100s", Py_TYPE(text)->tp_name);
         return NULL;
     }
-    if (PyUnicode_READY(text) < 0) return NULL;
+    if (READY(text) < 0) return NULL;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
@@ -475,7 +488,7 @@ static PyObject *spaces_folded(PyObject *Py_UNUSED(module), PyObject *text) {
         PyErr_Format(PyExc_TypeError, "spaces_folded() needs a str, not %.100s", Py_TYPE(text)->tp_name);
         return NULL;
     }
-    if (PyUnicode_READY(text) < 0) return NULL;
+    if (READY(text) < 0) return NULL;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
