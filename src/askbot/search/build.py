@@ -10,6 +10,7 @@ import os
 import tempfile
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -405,7 +406,8 @@ def _build(
     spill_dir: Path | None = None,
 ) -> Index:
     vocab: dict[str, int] = {}
-    remap: dict[int, list[int]] = {}  # worker -> its local term id -> global term id
+    # worker -> its local term id -> global term id (an array: numpy reads it without a copy)
+    remap: dict[int, array[int]] = {}
     tokens: list[I32] = []
     columns: dict[str, list[Any]] = {
         name: [] for name in ("doc_len", "per_article", "paragraph", "window", "hashes", "lengths")
@@ -421,7 +423,7 @@ def _build(
     dropped = False
     done = passages = 0
     for chunk in chunks:
-        table = remap.setdefault(chunk.worker, [])
+        table = remap.setdefault(chunk.worker, array("i"))
         if chunk.term_base != len(table):
             raise RuntimeError("analysis chunks arrived out of order")
         table.extend(vocab.setdefault(t, len(vocab)) for t in chunk.new_terms)
@@ -431,7 +433,7 @@ def _build(
             dropped = dropped or len(chunk_skipped) > len(chunk.skipped)
             skipped.extend(chunk_skipped)
         local = np.frombuffer(chunk.token_ids, dtype=np.int32)
-        tokens.append(np.asarray(table, dtype=np.int32)[local] if local.size else local)
+        tokens.append(np.frombuffer(table, dtype=np.int32)[local] if local.size else local)
         _collect(columns, chunk)
         text.append(chunk.text)
         passages += len(chunk.speakers)
@@ -479,8 +481,8 @@ def _build(
 
     postings = build_postings(token_ids, doc_len, len(terms), params, rank, spill=spill)
     del token_ids
-    for array in spilled.values():
-        array.sync_soon()
+    for spilled_array in spilled.values():
+        spilled_array.sync_soon()
     per_article = _cat(columns["per_article"], np.int32)
     del speakers[""]
     lengths = _cat(columns["lengths"], np.int64)
@@ -502,7 +504,7 @@ def _build(
         text_offsets=offsets,
         text_blob=text.finish(),
         text_link=text.link,
-        array_links={name: array.link for name, array in spilled.items()},
+        array_links={name: a.link for name, a in spilled.items()},
         speakers=list(speakers),
         skipped=skipped,
         meta={"avgdl": float(doc_len.sum(dtype=np.int64)) / n if n else 1.0},
