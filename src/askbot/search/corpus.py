@@ -715,8 +715,10 @@ def _speech_words(masked: str) -> list[tuple[int, int]]:
     character made a space (a non-ASCII letter too, which only adds candidates); each candidate
     word is then looked for in the text itself, whole words only.
     """
-    spaced = b" " + masked.encode("utf-8", "surrogatepass").translate(_WORD_BYTES) + b" "
+    spaced = b"".join((b" ", masked.encode("utf-8", "surrogatepass").translate(_WORD_BYTES), b" "))
     found = _spaced_speech_words().findall(spaced)
+    if not found:
+        return []
     spans: list[tuple[int, int]] = []
     for word in set(found):
         verb = word.decode()
