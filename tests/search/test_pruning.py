@@ -154,3 +154,16 @@ def test_pruning_skips_the_postings_of_common_terms() -> None:
     cand, _ = pruning.top_k(index.postings, seq, 3, pruning.Scratch(), small_work=0)
     assert cand.shape[0] <= 6  # the fish passages, not the 1,000 cloud ones
     assert index.search(["fish", "cloud"], 3) == index.search_exhaustive(["fish", "cloud"], 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(-(2**31), 2**31 - 1), max_size=200), st.sampled_from(["int32", "int64"])
+)
+def test_distinct_gives_np_unique_values(values: list[int], dtype: str) -> None:
+    """pruning.distinct (a sort) returns exactly np.unique's sorted distinct values and dtype."""
+    array = np.asarray(values, dtype=dtype)
+    want = np.unique(array)
+    got = pruning.distinct(array)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

@@ -481,7 +481,7 @@ def _merge_numpy(
 def _merge_speakers(old: Index, keep_doc: Bools, fresh: Index) -> tuple[list[str], I32]:
     """The speakers table (kept speakers in saved order, then new ones) and each passage's row."""
     o_sp = np.asarray(old.p_speaker, dtype=np.int32)[keep_doc]
-    used = np.unique(o_sp[o_sp >= 0])
+    used = pruning.distinct(o_sp[o_sp >= 0])
     lookup = np.full(len(old.speakers) + 1, -1, dtype=np.int32)  # the last slot maps -1 to -1
     lookup[used] = np.arange(used.shape[0], dtype=np.int32)
     speakers = [old.speakers[i] for i in used.tolist()]

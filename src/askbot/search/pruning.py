@@ -284,6 +284,21 @@ def exhaustive(p: Postings, seq: list[int], k: int, scratch: Scratch) -> tuple[I
     return cand.astype(np.int64), scores
 
 
+def distinct(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``np.unique(values)``: the distinct values, ascending, by a sort and one comparison.
+
+    numpy 2.x's np.unique hashes instead, 10-70x slower on the int32 arrays askbot has (postings,
+    speaker ids): 63 ms against 0.6 ms for one common word's passages at 1M.
+    """
+    ordered = np.sort(values)
+    if ordered.shape[0] < 2:
+        return ordered
+    first = np.empty(ordered.shape[0], dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
 def _champions(p: Postings, terms: list[int]) -> I32:
     """The distinct champion passages of the query terms (all postings of short lists)."""
     parts = []
@@ -293,7 +308,8 @@ def _champions(p: Postings, terms: list[int]) -> I32:
             parts.append(p.champ_docs[cs:ce])
         else:  # short lists keep no champions: all their postings are the champions
             parts.append(p.docs[int(p.indptr[t]) : int(p.indptr[t + 1])])
-    return np.unique(np.concatenate(parts))
+    champions: I32 = distinct(np.concatenate(parts))
+    return champions
 
 
 def _kth(scores: F64, k: int) -> float:

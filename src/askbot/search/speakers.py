@@ -13,6 +13,7 @@ import numpy.typing as npt
 from askbot.search.analysis import SPEECH_TERM, Analyzer, clean_text
 from askbot.search.corpus import ROLE_WORDS
 from askbot.search.index import Index
+from askbot.search.pruning import distinct
 
 MAX_NAME_WORDS = 8
 
@@ -191,7 +192,7 @@ def _postings(index: Index, terms: Sequence[str]) -> npt.NDArray[np.int64]:
             parts.append(np.asarray(index.docs[int(index.indptr[t]) : int(index.indptr[t + 1])]))
     if not parts:
         return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(parts)).astype(np.int64)
+    return distinct(np.concatenate(parts)).astype(np.int64)
 
 
 def matching_speakers(index: Index, analyzer: Analyzer, name: str) -> list[int]:
@@ -206,7 +207,7 @@ def matching_speakers(index: Index, analyzer: Analyzer, name: str) -> list[int]:
     if not asked:
         return []
     docs = _postings(index, asked)
-    ids = np.unique(np.asarray(index.p_speaker)[docs]) if docs.size else docs
+    ids = distinct(np.asarray(index.p_speaker)[docs]) if docs.size else docs
     candidates = [sid for sid in ids.tolist() if sid >= 0]
     for titles in (True, False):
         found = [
