@@ -6,7 +6,8 @@
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# A C compiler for askbot's search kernel (src/askbot/search/_kernel.c); only this stage has it.
+# A C compiler for askbot's compiled modules (src/askbot/search/_kernel.c, _chunks.c); only this
+# stage has it.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \

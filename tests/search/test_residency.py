@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from askbot.search import index as index_module
 from askbot.search import residency
 
 
@@ -40,7 +41,7 @@ def test_random_reads_of_a_dropped_advised_map_stay_a_few_pages(tmp_path: Path) 
     """100 scattered reads keep ~100 pages resident, not the large folios of the write."""
     path = _written(tmp_path)
     residency.drop_cached([path])
-    array = np.load(path, mmap_mode="r")
+    array = index_module._map_array(path)  # as Index.load maps it
     view = np.asarray(array)[10:]  # a plain view of the map, as Index keeps them
     assert residency.advise_random([view, array]) == 1
     picks = np.random.default_rng(0).integers(0, view.shape[0], 100)
@@ -68,3 +69,22 @@ def test_a_closed_map_is_not_advised(tmp_path: Path) -> None:
         mapping = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     mapping.close()
     assert residency.advise_random([mapping]) == 0
+
+
+def test_np_load_maps_are_advised_too(tmp_path: Path) -> None:
+    """np.load(mmap_mode="r") keeps its mmap behind another chain of bases: found as well."""
+    array = np.load(_written(tmp_path, mb=1), mmap_mode="r")
+    assert residency.advise_random([np.asarray(array)[5:]]) == 1
+
+
+def test_a_loaded_index_maps_every_array_it_advises(tmp_path: Path) -> None:
+    """Every array of a loaded index is a map of its own file (so each gets the advice)."""
+    from conftest import BUNDLED_CORPUS
+
+    from askbot.search.analysis import Analyzer
+    from askbot.search.build import build_corpus_index
+
+    path = build_corpus_index(BUNDLED_CORPUS, Analyzer(), workers=1).save(tmp_path / "idx")
+    loaded = index_module.Index.load(path)
+    arrays = [getattr(loaded, name) for name in index_module.Index._ARRAYS]
+    assert residency.advise_random(arrays) == len(arrays)

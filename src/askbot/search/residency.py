@@ -27,7 +27,8 @@ def _mapping_of(array: Any) -> mmap.mmap | None:
     """The mmap an array (or a view of a view of it) reads from, or None."""
     base = array
     while base is not None and not isinstance(base, mmap.mmap):
-        base = getattr(base, "base", None)
+        # np.frombuffer(mapping) holds a memoryview of the mapping.
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
     return base
 
 
