@@ -13,6 +13,7 @@ from askbot.search.build import build_index
 from askbot.search.corpus import (
     _NAME_THEN_VERB,
     _PRONOUN,
+    _mask_quotes,
     _names_then_verbs,
     _pronoun,
     _speech_words,
@@ -254,6 +255,11 @@ def test_pronoun_search_near_verbs_finds_what_a_full_search_finds(text: str) -> 
     found = _pronoun(text, text[::-1], _speech_words(text))
     expected = _PRONOUN.search(text)
     assert (found and found.span()) == (expected and expected.span())
+
+
+def test_curly_quotes_are_masked_in_a_paragraph_without_straight_quotes() -> None:
+    """The no-quote shortcut for ASCII paragraphs does not skip a curly-quoted one."""
+    assert _mask_quotes("“Smith said” it") == ("“" + "·" * 10 + "” it", False, False)
 
 
 def test_speaker_after_a_curly_closing_quote_is_found() -> None:

@@ -614,8 +614,10 @@ def _mask_quotes(text: str) -> tuple[str, bool, bool]:
     or it is the paragraph's first and follows a word (the end of a quote the previous paragraph
     began).
     """
-    if '"' not in text and "“" not in text and "”" not in text:
-        return text, False, False  # most paragraphs: three substring tests beat a regex scan
+    # Most paragraphs have no quote: substring tests beat a regex scan, and ASCII (a flag, read
+    # at once) holds no curly quote.
+    if '"' not in text and (text.isascii() or ("“" not in text and "”" not in text)):
+        return text, False, False
     marks = [m.start() for m in _QUOTE_MARK.finditer(text)]
     masked: list[tuple[int, int]] = []
     inside = starts_inside = False
