@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from askbot.search import build as build_module
 from askbot.search import corpus as corpus_module
 from askbot.search import incremental, pruning, tokenize_parallel
+from askbot.search import index as index_module
 from askbot.search.analysis import Analyzer
 from askbot.search.index import ArticleInfo, BM25Params, Index, article_line, relocated
 from askbot.search.store import IndexSpec, Opened, build_and_save, compare
@@ -397,3 +398,24 @@ def test_saved_article_lines_are_read_with_their_offsets(corpus: Path, tmp_path:
     assert len(saved) == len(old.index.articles)
     for i, row in enumerate(saved):
         assert json.loads(saved.line(i)) == row
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.none() | _FIELD_TEXT | st.text(), min_size=4, max_size=4),
+    strings=st.lists(_FIELD_TEXT | st.text(), min_size=4, max_size=4),
+    numbers=st.lists(st.integers(0, 2**40), min_size=3, max_size=3),
+)
+def test_an_article_line_is_json_dumps_of_its_fields(
+    texts: list[str | None], strings: list[str], numbers: list[int]
+) -> None:
+    """article_line writes exactly what json.dumps(ensure_ascii=False) writes, any text."""
+    date, url, source, author = texts
+    article_id, title, content_hash, path = strings
+    paragraphs, first, count = numbers
+    info = ArticleInfo(
+        article_id, title, date, url, source, author, path, content_hash, paragraphs, first, count
+    )
+    row = {f: getattr(info, f) for f in index_module._ARTICLE_FIELDS}
+    assert sorted(row) == sorted(ArticleInfo.__dataclass_fields__)
+    assert article_line(info) == json.dumps(row, ensure_ascii=False).encode() + b"\n"

@@ -437,11 +437,14 @@ def _build(
         _collect(columns, chunk)
         text.append(chunk.text)
         passages += len(chunk.speakers)
+        # A speaker's row is its first appearance; most passages quote no one (""), and a
+        # chunk names few speakers, so the lookup is a C-level map over a dict.
+        for name in dict.fromkeys(chunk.speakers):  # in order of first appearance
+            if name not in speakers:
+                speakers[name] = len(speakers) - 1
         p_speaker.append(
             np.fromiter(
-                (speakers.setdefault(s, len(speakers) - 1) for s in chunk.speakers),
-                dtype=np.int32,
-                count=len(chunk.speakers),
+                map(speakers.__getitem__, chunk.speakers), dtype=np.int32, count=len(chunk.speakers)
             )
         )
         per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32).tolist()
@@ -455,6 +458,8 @@ def _build(
         if progress is not None:
             progress(done, estimate(done))
     n = done
+    # The texts are complete: their file starts going to disk while the postings are built.
+    text_blob = text.finish()
     if progress is not None:
         progress(n, n)
     token_ids = np.concatenate(tokens) if tokens and n else np.zeros(0, dtype=np.int32)
@@ -502,7 +507,7 @@ def _build(
         p_speaker=np.concatenate(p_speaker) if p_speaker else np.zeros(0, dtype=np.int32),
         p_hash=_cat(columns["hashes"], np.int64),
         text_offsets=offsets,
-        text_blob=text.finish(),
+        text_blob=text_blob,
         text_link=text.link,
         array_links={name: a.link for name, a in spilled.items()},
         speakers=list(speakers),
