@@ -187,3 +187,32 @@ def test_a_reindex_saves_its_postings_by_linking_the_files_it_built(
     assert [h.doc for h in loaded.search(["zanzibar"], 3)] == [
         h.doc for h in opened.index.search(["zanzibar"], 3)
     ]
+
+
+def _mapped_under(folder: Path) -> list[str]:
+    """The files under ``folder`` this process has memory-mapped (from /proc/self/maps)."""
+    found = []
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5].startswith(str(folder)):
+            found.append(fields[5])
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("incremental", [False, True])
+def test_a_built_index_is_handed_back_as_loaded_from_its_folder(
+    corpus_dir: Path, tmp_path: Path, incremental: bool
+) -> None:
+    """The build's own maps (of the files its save linked) are gone: only the saved folder's
+    files are mapped, each once, so their page cache could be dropped."""
+    spec = IndexSpec(corpus_dir, tmp_path / "idx")
+    build_and_save(spec, A)
+    if incremental:
+        write(corpus_dir / "new.txt", "Zanzibar news\n\nThe Zanzibar ferry arrived at the harbour.")
+    opened = build_and_save(spec, A, full_rebuild=not incremental)
+    assert opened.built and ("reindexed_from" in opened.index.meta) == incremental
+    mapped = _mapped_under(spec.index_root)
+    assert mapped and all(m.startswith(f"{opened.path}/") for m in mapped)
+    assert len(mapped) == len(set(mapped))
+    assert opened.index.text_path == opened.path / "texts.bin"

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from askbot.search import residency
 from askbot.search.analysis import Analyzer
 from askbot.search.corpus import DEFAULT_MAX_FILE_BYTES, corpus_fingerprint
 from askbot.search.index import (
@@ -145,8 +146,26 @@ def build_and_save(
     )
     index.meta.update(build_markers())
     path = index.save(final)
+    del index  # see _reopened
     _prune(spec.index_root, keep=path)
-    return Opened(index=index, built=True, seconds=time.perf_counter() - started, path=path)
+    return Opened(
+        index=_reopened(path, analyzer),
+        built=True,
+        seconds=time.perf_counter() - started,
+        path=path,
+    )
+
+
+def _reopened(path: Path, analyzer: Analyzer) -> Index:
+    """The index just saved at ``path``, loaded as a server maps it.
+
+    Called once the built index is released: it wrote its largest arrays through maps of the
+    files the save linked, and pages still mapped stay in the page cache whatever the save
+    asked. Now they can leave it (``residency.drop_cached``: large folios a reader's fault would
+    map whole), and the loaded index maps the files without readahead.
+    """
+    residency.drop_cached(path / f"{name}.npy" for name in Index._ARRAYS)
+    return Index.load(path, analyzer_fingerprint=analyzer.fingerprint())
 
 
 def _load(path: Path, analyzer: Analyzer, params: BM25Params) -> Index | None:
@@ -196,6 +215,8 @@ def _reindex(spec: IndexSpec, analyzer: Analyzer, key: str, started: float) -> O
                 index.meta.update(build_markers())
                 index.meta["build_seconds"] = round(time.perf_counter() - started, 3)
                 path = index.save(final)
+                del index
+                index = _reopened(path, analyzer)
         except (incremental.ReindexUnsupported, IndexFormatError, OSError, ValueError, KeyError):
             # Another analyzer, parameters or format, a damaged folder, or most articles
             # changed: a cold build.
