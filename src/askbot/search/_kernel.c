@@ -720,8 +720,8 @@ done:
     return result;
 }
 
-/* invert_count(tokens, doc_len, rank, df_parts, last) -> postings
- * invert_fill(tokens, doc_len, rank, indptr, df_parts, last, docs, tfs) -> None
+/* invert_count(tokens, doc_len, rank, parts, df_parts, last) -> postings
+ * invert_fill(tokens, doc_len, rank, parts, indptr, df_parts, last, docs, tfs) -> None
  *
  * A build's passage-major token stream (the raw term ids of every passage, passage after
  * passage, doc_len[d] of them for passage d) turned into term-major CSR postings with term
