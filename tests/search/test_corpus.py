@@ -7,10 +7,13 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import BUNDLED_CORPUS, SEED_ID, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from askbot.search.analysis import clean_text
 from askbot.search.corpus import (
@@ -18,6 +21,7 @@ from askbot.search.corpus import (
     CorpusError,
     _one_line,
     _speech_words,
+    _speech_words_py,
     _windows,
     corpus_fingerprint,
     load_corpus,
@@ -201,8 +205,12 @@ def test_whitespace_collapses_on_exactly_the_characters_regex_s_matches() -> Non
         assert _one_line(text) == expected, hex(code)
 
 
-def test_speech_verbs_are_found_where_a_whole_word_regex_finds_them() -> None:
-    """The spaced-bytes verb search gives the spans of \\b(?:verb|...|continued)\\b, in order."""
+@pytest.mark.parametrize("find", [_speech_words, _speech_words_py])
+def test_speech_verbs_are_found_where_a_whole_word_regex_finds_them(
+    find: Callable[[str], list[tuple[int, int]]],
+) -> None:
+    """Both verb searches (compiled, and spaced bytes in Python) give the spans of
+    \\b(?:verb|...|continued)\\b, in order."""
     plain = re.compile(rf"\b(?:{_VERB}|continued)\b")
     texts = [
         "he said", "unsaid", "said_", "saidx", "Said", "(said)", "x says.", "sayings", "saying",
@@ -212,7 +220,25 @@ def test_speech_verbs_are_found_where_a_whole_word_regex_finds_them() -> None:
         "\ud800said", "2said", "said2", "x_said", "Aaa said, Bbb added: Ccc continued",
     ]  # fmt: skip
     for text in texts:
-        assert _speech_words(text) == [m.span() for m in plain.finditer(text)], text
+        assert find(text) == [m.span() for m in plain.finditer(text)], text
+
+
+_VERBISH = st.lists(
+    st.sampled_from(
+        ["said", "says", "told", "continued", "noted", " ", ",", "_", "é", "2", "x", "S", "·",
+         "\u00a0", "\ud800", "日", "\n", "“", "aid", "sai"]
+    ),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_VERBISH, st.text(max_size=60)))
+def test_compiled_verb_search_equals_the_whole_word_regex_for_any_text(text: str) -> None:
+    """_chunks.whole_words over the speech verbs finds what the regex finds, any text."""
+    plain = re.compile(rf"\b(?:{_VERB}|continued)\b")
+    assert _speech_words(text) == [m.span() for m in plain.finditer(text)]
+    assert _speech_words_py(text) == _speech_words(text)
 
 
 def test_printable_single_spaced_text_is_kept_as_it_is() -> None:

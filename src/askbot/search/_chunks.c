@@ -501,7 +501,72 @@ static PyObject *spaces_folded(PyObject *Py_UNUSED(module), PyObject *text) {
     Py_RETURN_TRUE;
 }
 
+/* A word character as the re module's \w has it for str patterns: str.isalnum() or "_". */
+static uint8_t word1[256];
+
+static inline int is_word(Py_UCS4 c) { return c < 256 ? word1[c] : (c == '_' || Py_UNICODE_ISALNUM(c)); }
+
+/* whole_words(text, words) -> [(start, end), ...]: every maximal run of word characters of text
+ * that equals one of words (a tuple of str), in order: the spans \b(?:w1|w2|...)\b finds.
+ * A run is compared only when its first character and length are those of some word, so most
+ * runs cost a table lookup. */
+static PyObject *whole_words(PyObject *Py_UNUSED(module), PyObject *args) {
+    PyObject *text, *words;
+    if (!PyArg_ParseTuple(args, "UO!:whole_words", &text, &PyTuple_Type, &words)) return NULL;
+    if (READY(text) < 0) return NULL;
+    Py_ssize_t nw = PyTuple_GET_SIZE(words), max_len = 0;
+    uint8_t first[256] = {0}; /* a word starts with this Latin-1 character */
+    int other_first = 0;      /* some word starts above Latin-1 */
+    for (Py_ssize_t w = 0; w < nw; w++) {
+        PyObject *word = PyTuple_GET_ITEM(words, w);
+        if (!PyUnicode_Check(word) || READY(word) < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "words must be str");
+            return NULL;
+        }
+        Py_ssize_t len = PyUnicode_GET_LENGTH(word);
+        if (len == 0) continue; /* never a run of word characters */
+        Py_UCS4 c = PyUnicode_READ_CHAR(word, 0);
+        if (c < 256) first[c] = 1;
+        else other_first = 1;
+        if (len > max_len) max_len = len;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
+    while (i < n) {
+        while (i < n && !is_word(PyUnicode_READ(kind, data, i))) i++;
+        if (i >= n) break;
+        Py_ssize_t start = i;
+        Py_UCS4 c0 = PyUnicode_READ(kind, data, i);
+        while (i < n && is_word(PyUnicode_READ(kind, data, i))) i++;
+        Py_ssize_t len = i - start;
+        if (len > max_len || (c0 < 256 ? !first[c0] : !other_first)) continue;
+        for (Py_ssize_t w = 0; w < nw; w++) {
+            PyObject *word = PyTuple_GET_ITEM(words, w);
+            if (PyUnicode_GET_LENGTH(word) != len) continue;
+            int wkind = PyUnicode_KIND(word);
+            const void *wdata = PyUnicode_DATA(word);
+            Py_ssize_t k = 0;
+            while (k < len && PyUnicode_READ(wkind, wdata, k) == PyUnicode_READ(kind, data, start + k)) k++;
+            if (k < len) continue;
+            PyObject *span = Py_BuildValue("(nn)", start, i);
+            if (span == NULL || PyList_Append(out, span) < 0) {
+                Py_XDECREF(span);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(span);
+            break;
+        }
+    }
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
+    {"whole_words", whole_words, METH_VARARGS,
+     "The (start, end) of every whole word of text that is one of words, in order."},
     {"isprintable", isprintable, METH_O, "str.isprintable(text), faster for Latin-1 text."},
     {"spaces_folded", spaces_folded, METH_O,
      "Whether ' '.join(text.split()) == text: no whitespace but single inner spaces."},
@@ -575,6 +640,7 @@ PyMODINIT_FUNC PyInit__chunks(void) {
     for (int c = 0; c < 256; c++) {
         space1[c] = (uint8_t)(Py_UNICODE_ISSPACE(c) != 0);
         printable1[c] = (uint8_t)(Py_UNICODE_ISPRINTABLE(c) != 0);
+        word1[c] = (uint8_t)(c == '_' || Py_UNICODE_ISALNUM(c));
     }
     if (PyType_Ready(&TableType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
