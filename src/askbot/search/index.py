@@ -175,7 +175,10 @@ def relocated(line: bytes | None, row: dict[str, Any], path: str, first_passage:
     by an older askbot (its fields in another order), the line is encoded again.
     """
     if line is None or list(row)[-3:] != list(_MOVABLE_FIELDS):
-        info = ArticleInfo(**{**row, "path": path, "first_passage": first_passage})
+        info = ArticleInfo(
+            row["id"], row["title"], row["date"], row["url"], row["source"], row["author"],
+            path, row["content_hash"], row["paragraphs"], first_passage, row["passage_count"],
+        )  # fmt: skip
         return article_line(info)
     # A quote in a JSON string is escaped, so ', "path": ' is never inside a value: the last
     # one is the key.
