@@ -36,6 +36,19 @@ def _written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return names
 
 
+def _arrays_written(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the arrays save writes through _write_array (not linked)."""
+    names: list[str] = []
+    write_array = index_module._write_array
+
+    def spy(path: Path, array: object) -> Path:
+        names.append(path.name)
+        return write_array(path, array)
+
+    monkeypatch.setattr(index_module, "_write_array", spy)
+    return names
+
+
 def test_a_build_spilled_to_disk_saves_its_texts_by_linking_the_spool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -53,14 +66,7 @@ def test_a_build_spilled_to_disk_saves_its_postings_by_linking_them(
 ) -> None:
     """docs, tfs and impacts a cold build made in unnamed files are linked, not written again."""
     index = build_corpus_index(BUNDLED_CORPUS, A, spill_dir=tmp_path / "root", workers=1)
-    names: list[str] = []
-    write_array = index_module._write_array
-
-    def spy(path: Path, array: object) -> Path:
-        names.append(path.name)
-        return write_array(path, array)
-
-    monkeypatch.setattr(index_module, "_write_array", spy)
+    names = _arrays_written(monkeypatch)
     loaded = Index.load(index.save(tmp_path / "root" / "saved"))
     assert not {"docs.npy", "tfs.npy", "impacts.npy"} & set(names)
     for name in ("docs", "tfs", "impacts"):
@@ -170,14 +176,7 @@ def test_a_reindex_saves_its_postings_by_linking_the_files_it_built(
     spec = IndexSpec(corpus_dir, tmp_path / "idx")
     build_and_save(spec, A)
     write(corpus_dir / "new.txt", "Zanzibar news\n\nThe Zanzibar ferry arrived at the harbour.")
-    names: list[str] = []
-    write_array = index_module._write_array
-
-    def spy(path: Path, array: object) -> Path:
-        names.append(path.name)
-        return write_array(path, array)
-
-    monkeypatch.setattr(index_module, "_write_array", spy)
+    names = _arrays_written(monkeypatch)
     opened = build_and_save(spec, A)
     assert "reindexed_from" in opened.index.meta
     assert not {"docs.npy", "tfs.npy", "impacts.npy"} & set(names)

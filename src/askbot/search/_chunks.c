@@ -449,15 +449,24 @@ static uint8_t printable1[256];
             if (s[i] < 256 ? !printable1[s[i]] : !Py_UNICODE_ISPRINTABLE(s[i])) Py_RETURN_FALSE; \
     } while (0)
 
-static PyObject *isprintable(PyObject *Py_UNUSED(module), PyObject *text) {
+/* The kind, code points and length of a str argument of ``fn``; -1 (an error set) otherwise. */
+static int text_view(PyObject *text, const char *fn, int *kind, const void **data, Py_ssize_t *n) {
     if (!PyUnicode_Check(text)) {
-        PyErr_Format(PyExc_TypeError, "isprintable() needs a str, not %.100s", Py_TYPE(text)->tp_name);
-        return NULL;
+        PyErr_Format(PyExc_TypeError, "%s() needs a str, not %.100s", fn, Py_TYPE(text)->tp_name);
+        return -1;
     }
-    if (READY(text) < 0) return NULL;
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (READY(text) < 0) return -1;
+    *kind = PyUnicode_KIND(text);
+    *data = PyUnicode_DATA(text);
+    *n = PyUnicode_GET_LENGTH(text);
+    return 0;
+}
+
+static PyObject *isprintable(PyObject *Py_UNUSED(module), PyObject *text) {
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    if (text_view(text, "isprintable", &kind, &data, &n) < 0) return NULL;
     if (kind == PyUnicode_1BYTE_KIND)
         ALL_PRINTABLE(Py_UCS1);
     else if (kind == PyUnicode_2BYTE_KIND)
@@ -484,14 +493,10 @@ static PyObject *isprintable(PyObject *Py_UNUSED(module), PyObject *text) {
     } while (0)
 
 static PyObject *spaces_folded(PyObject *Py_UNUSED(module), PyObject *text) {
-    if (!PyUnicode_Check(text)) {
-        PyErr_Format(PyExc_TypeError, "spaces_folded() needs a str, not %.100s", Py_TYPE(text)->tp_name);
-        return NULL;
-    }
-    if (READY(text) < 0) return NULL;
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    if (text_view(text, "spaces_folded", &kind, &data, &n) < 0) return NULL;
     if (kind == PyUnicode_1BYTE_KIND)
         FOLDED(Py_UCS1);
     else if (kind == PyUnicode_2BYTE_KIND)
