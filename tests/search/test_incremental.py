@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -273,10 +273,10 @@ def test_damaged_saved_index_builds_cold(corpus: Path, tmp_path: Path) -> None:
 def test_inconsistent_saved_index_builds_cold(corpus: Path, tmp_path: Path) -> None:
     """An article table that does not cover the passages is refused before any merge."""
     old = _build(corpus, tmp_path / "idx")
-    rows = incremental.read_saved_articles(old.path)
-    rows[1]["passage_count"] += 1
+    saved = incremental.read_saved_articles(old.path)
+    saved.counts[1] += 1
     with pytest.raises(incremental.ReindexUnsupported, match="article table"):
-        incremental.check_reusable(Index.load(old.path), rows)
+        incremental.check_reusable(Index.load(old.path), saved)
 
 
 def test_index_from_another_build_rule_builds_cold(corpus: Path, tmp_path: Path) -> None:
@@ -391,13 +391,105 @@ def test_a_line_with_fields_in_another_order_is_written_again_in_this_order() ->
     assert got == article_line(replace(info, path="f.jsonl:2", first_passage=5))
 
 
+_INFO = st.builds(
+    ArticleInfo,
+    id=_FIELD_TEXT | st.text(),
+    title=_FIELD_TEXT,
+    date=st.none() | _FIELD_TEXT,
+    url=st.none() | _FIELD_TEXT,
+    source=st.none() | _FIELD_TEXT,
+    author=st.none() | _FIELD_TEXT,
+    path=_FIELD_TEXT | st.text(),
+    content_hash=st.sampled_from(["ab" * 16, "0123456789abcdef" * 2, "not-hex"]),
+    paragraphs=st.integers(0, 10**6),
+    first_passage=st.integers(0, 10**9),
+    passage_count=st.integers(0, 10**6),
+)
+
+
+def _columns(saved: incremental.SavedArticles) -> list[tuple[object, ...]]:
+    return list(
+        zip(
+            saved.ids,
+            saved.hashes,
+            saved.paths,
+            saved.firsts.tolist(),
+            saved.counts.tolist(),
+            strict=True,
+        )
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(infos=st.lists(_INFO, max_size=5))
+def test_saved_article_columns_are_the_lines_fields(infos: list[ArticleInfo]) -> None:
+    """The columns read from the article lines (without parsing them when they are this
+    version's) are each line's id, content hash, path, first passage and passage count."""
+    saved = incremental.SavedArticles(b"".join(article_line(a) for a in infos))
+    assert _columns(saved) == [
+        (a.id, a.content_hash, a.path, a.first_passage, a.passage_count) for a in infos
+    ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    infos=st.lists(_INFO, min_size=1, max_size=5),
+    paths=st.lists(_FIELD_TEXT | st.text(), min_size=5, max_size=5),
+    firsts=st.lists(st.integers(0, 10**9), min_size=5, max_size=5),
+)
+def test_relocated_saved_articles_are_the_lines_of_the_moved_articles(
+    infos: list[ArticleInfo], paths: list[str], firsts: list[int]
+) -> None:
+    """Saved lines given a new path and first passage are article_line's bytes for them."""
+    saved = incremental.SavedArticles(b"".join(article_line(a) for a in infos))
+    rows = list(range(len(infos)))[::-1]
+    got = saved.relocated(rows, paths[: len(rows)], firsts[: len(rows)])
+    want = [
+        article_line(replace(infos[r], path=p, first_passage=f))
+        for r, p, f in zip(rows, paths, firsts, strict=False)
+    ]
+    assert got == want
+
+
+def test_saved_lines_in_an_older_field_order_are_parsed_and_written_again() -> None:
+    """An article table an older askbot wrote (path before content_hash) is read as JSON and
+    its relocated lines are this version's lines."""
+    infos = [
+        ArticleInfo(f"a{i}", "T", None, None, None, None, f"f.jsonl:{i}", "ab" * 16, 3, 2 * i, 2)
+        for i in range(3)
+    ]
+    blob = b"".join(json.dumps(asdict(a), ensure_ascii=False).encode() + b"\n" for a in infos)
+    saved = incremental.SavedArticles(blob)
+    assert _columns(saved) == [
+        (a.id, a.content_hash, a.path, a.first_passage, a.passage_count) for a in infos
+    ]
+    assert saved.relocated([2], ["g.jsonl:1"], [0]) == [
+        article_line(replace(infos[2], path="g.jsonl:1", first_passage=0))
+    ]
+
+
+def test_a_reindex_after_every_file_changed_lists_no_saved_sources(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """With no file as the saved index recorded it, nothing is replayed or reused."""
+    old = _build(corpus, tmp_path / "idx")
+    saved = incremental.read_saved_articles(old.path)
+    limit = corpus_module.DEFAULT_MAX_FILE_BYTES
+    replay, reuse = incremental._unchanged_files(old.index, saved, corpus, limit)
+    assert replay and reuse is not None  # before: every file can be replayed
+    for path in corpus.rglob("*"):
+        if path.is_file():
+            path.write_bytes(path.read_bytes() + b"\n")
+    assert incremental._unchanged_files(old.index, saved, corpus, limit) == ({}, None)
+
+
 def test_saved_article_lines_are_read_with_their_offsets(corpus: Path, tmp_path: Path) -> None:
     """read_saved_articles keeps each article's line: it parses to the article's row."""
     old = _build(corpus, tmp_path / "idx")
     saved = incremental.read_saved_articles(old.path)
     assert len(saved) == len(old.index.articles)
-    for i, row in enumerate(saved):
-        assert json.loads(saved.line(i)) == row
+    for i, info in enumerate(old.index.articles):
+        assert json.loads(saved.line(i)) == asdict(info)
 
 
 @settings(max_examples=60, deadline=None)

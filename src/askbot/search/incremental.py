@@ -17,12 +17,14 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import re
 import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,13 @@ import numpy.typing as npt
 from askbot.search import pruning
 from askbot.search.analysis import Analyzer
 from askbot.search.build import SpilledArray, TextSpool, build_changed_index
-from askbot.search.corpus import ARTICLE_HASH, SPEAKER_RULES_VERSION, WINDOW_WORDS, FileStamp
+from askbot.search.corpus import (
+    ARTICLE_HASH,
+    SPEAKER_RULES_VERSION,
+    WINDOW_WORDS,
+    FileStamp,
+    file_stamp,
+)
 from askbot.search.index import (
     I32,
     I64,
@@ -78,28 +86,105 @@ def build_markers() -> dict[str, Any]:
     return {"article_hash": ARTICLE_HASH, "passage_rules": [SPEAKER_RULES_VERSION, WINDOW_WORDS]}
 
 
-class SavedArticles(list[dict[str, Any]]):
-    """The saved index's article table (articles.jsonl) as dicts, with the lines themselves."""
+# A line as ``article_line`` writes it, matched without parsing it: the fields a reindex needs
+# (id, content hash, path, first passage, passage count) are captured, still JSON-escaped. A
+# quote inside a JSON string is escaped, so the keys matched here are never inside a value.
+_STRING = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
+_PATH_HEAD = b', "path": "'
+_FIRST_HEAD = b'", "first_passage": '
+_COUNT_HEAD = b', "passage_count": '
+_LINE_END = b"}\n"
+_SAVED_LINE = re.compile(
+    rb'\{"id": ' + _STRING + rb', [^\n]*, "content_hash": "([0-9a-f]{32})", "paragraphs": \d+'
+    + re.escape(_PATH_HEAD[:-1]) + _STRING + re.escape(_FIRST_HEAD[1:]) + rb"(\d+)"
+    + re.escape(_COUNT_HEAD) + rb"(\d+)" + re.escape(_LINE_END)
+)  # fmt: skip
+_TAIL_FIXED = len(_PATH_HEAD) + len(_FIRST_HEAD) + len(_COUNT_HEAD) + len(_LINE_END)
 
-    def __init__(self, rows: list[dict[str, Any]], blob: bytes, offsets: list[int]) -> None:
-        super().__init__(rows)
+
+def _unescaped(raw: bytes) -> str:
+    return json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+
+
+class SavedArticles:
+    """The saved index's article table (articles.jsonl): its lines and the columns a reindex
+    needs (id, content hash, path, first passage and passage count of each article).
+
+    Lines this version wrote are read by one regular expression, not parsed (a JSON parse of a
+    million-passage corpus's table takes most of a second); others are parsed as JSON.
+    """
+
+    def __init__(self, blob: bytes) -> None:
         self.blob = blob
-        self.offsets = offsets  # line i is blob[offsets[i]:offsets[i + 1]]
+        ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n")) + 1
+        self.offsets: list[int] = [0, *ends.tolist()]  # line i is blob[offsets[i]:offsets[i + 1]]
+        n = len(self.offsets) - 1
+        if self.offsets[-1] != len(blob):
+            raise ValueError("the article table does not end with a line end")
+        found = _SAVED_LINE.findall(blob)
+        # Each match ends at a line end and spans no line end: as many matches as lines is one
+        # match on every line.
+        self._cuts: list[int] | None = None
+        if len(found) == n:
+            self.ids = [_unescaped(f[0]) for f in found]
+            self.hashes = [f[1].decode() for f in found]
+            self.paths = [_unescaped(f[2]) for f in found]
+            self.firsts = np.fromiter(map(int, (f[3] for f in found)), dtype=np.int64, count=n)
+            self.counts = np.fromiter(map(int, (f[4] for f in found)), dtype=np.int64, count=n)
+            # Where each line's path field starts: the line's head before it is kept as it is.
+            tails = np.fromiter(
+                (len(f[2]) + len(f[3]) + len(f[4]) for f in found), dtype=np.int64, count=n
+            )
+            self._cuts = (
+                np.asarray(self.offsets[1:], dtype=np.int64) - tails - _TAIL_FIXED
+            ).tolist()
+            return
+        rows = [json.loads(self.line(i)) for i in range(n)]
+        self.ids = [row["id"] for row in rows]
+        self.hashes = [row["content_hash"] for row in rows]
+        self.paths = [row["path"] for row in rows]
+        self.firsts = np.fromiter((row["first_passage"] for row in rows), np.int64, count=n)
+        self.counts = np.fromiter((row["passage_count"] for row in rows), np.int64, count=n)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
 
     def line(self, i: int) -> bytes:
         return self.blob[self.offsets[i] : self.offsets[i + 1]]
 
+    def row(self, i: int) -> dict[str, Any]:
+        """Article ``i``'s line, parsed."""
+        row: dict[str, Any] = json.loads(self.line(i))
+        return row
+
+    def relocated(
+        self, rows: Sequence[int], paths: Sequence[str], firsts: Sequence[int]
+    ) -> list[bytes]:
+        """The lines of saved articles ``rows`` with new paths and first passages.
+
+        A line's fields before its path are kept byte for byte (``index.relocated``).
+        """
+        cuts = self._cuts
+        if cuts is None:
+            return [
+                relocated(self.line(r), self.row(r), path, first)
+                for r, path, first in zip(rows, paths, firsts, strict=True)
+            ]
+        blob, offsets, counts = self.blob, self.offsets, self.counts.tolist()
+        return [
+            blob[offsets[r] : cuts[r]]
+            + f', "path": {encode_basestring(path)}, "first_passage": {first:d}, '
+            f'"passage_count": {counts[r]:d}}}\n'.encode()
+            for r, path, first in zip(rows, paths, firsts, strict=True)
+        ]
+
 
 def read_saved_articles(path: Path) -> SavedArticles:
-    """The saved index's article table, parsed in one JSON parse."""
-    blob = (path / "articles.jsonl").read_bytes()
-    body = blob.rstrip(b"\n")
-    rows: list[dict[str, Any]] = json.loads(b"[" + body.replace(b"\n", b",") + b"]") if body else []
-    ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n")) + 1
-    return SavedArticles(rows, blob, [0, *ends.tolist()])
+    """The saved index's article table (``SavedArticles``)."""
+    return SavedArticles((path / "articles.jsonl").read_bytes())
 
 
-def check_reusable(old: Index, saved: Sequence[dict[str, Any]]) -> None:
+def check_reusable(old: Index, saved: SavedArticles) -> None:
     """Raise ReindexUnsupported unless the saved index is one this module can extend exactly."""
     markers = build_markers()
     for name, value in markers.items():
@@ -117,12 +202,13 @@ def check_reusable(old: Index, saved: Sequence[dict[str, Any]]) -> None:
         or len(saved) != len(old.articles)
     ):
         raise ReindexUnsupported("saved index arrays do not agree (damaged)")
-    end = 0
-    for row in saved:  # passages are contiguous, article after article
-        if row["first_passage"] != end:
-            raise ReindexUnsupported("saved article table does not match its passages")
-        end += row["passage_count"]
-    if end != n:
+    # Passages are contiguous, article after article.
+    ends = np.cumsum(saved.counts)
+    if (
+        bool((saved.counts < 0).any())
+        or not np.array_equal(saved.firsts, ends - saved.counts)
+        or (int(ends[-1]) if len(saved) else 0) != n
+    ):
         raise ReindexUnsupported("saved article table does not match its passages")
 
 
@@ -152,7 +238,7 @@ def reindex(
         raise ReindexUnsupported(f"unreadable article table: {exc}") from None
     phases.done("read_articles")
     check_reusable(old, saved)
-    known = {row["content_hash"]: (i, row["id"]) for i, row in enumerate(saved)}
+    known = dict(zip(saved.hashes, enumerate(saved.ids), strict=True))
     limit = MAX_CHANGED_FRACTION * max(len(saved), 1)
     new = [0]
 
@@ -162,7 +248,7 @@ def reindex(
             raise ReindexUnsupported(f"over {new[0]} articles are new or changed")
 
     kwargs: dict[str, Any] = {} if workers is None else {"workers": workers}
-    replay, reuse = _unchanged_files(old, saved, max_file_bytes)
+    replay, reuse = _unchanged_files(old, saved, corpus_dir, max_file_bytes)
     phases.done("plan")
     fresh, kept = build_changed_index(
         corpus_dir,
@@ -187,18 +273,22 @@ def reindex(
 
 
 def _unchanged_files(
-    old: Index, saved: Sequence[dict[str, Any]], max_file_bytes: int
+    old: Index, saved: SavedArticles, corpus_dir: Path, max_file_bytes: int
 ) -> tuple[Replay, Callable[[str, FileStamp], bool] | None]:
     """The saved sources of each recorded file, and which files need not be read again.
 
     A file is reused when its stamp (size, mtime, permissions) is the one recorded when the
     saved index read it, with the same size limit, and none of its sources was a duplicate id
-    (whether it still is depends on the other files).
+    (whether it still is depends on the other files). Only files whose stamp is still the
+    recorded one now get their sources listed: when every file changed, no article is looked at.
     """
     record = old.meta.get("files")
     if not isinstance(record, dict) or record.get("max_file_bytes") != max_file_bytes:
         return {}, None
     stamps = {rel: tuple(stamp) for rel, stamp in record.get("stamps", {}).items()}
+    same = {rel for rel, stamp in stamps.items() if file_stamp(corpus_dir / rel) == stamp}
+    if not same:
+        return {}, None
     events: dict[str, list[tuple[int, tuple[int, str, str]]]] = {}
     unsure: set[str] = set()
 
@@ -209,11 +299,12 @@ def _unchanged_files(
             if rel not in stamps or not number.isdigit():
                 return ""  # a file that was not read (skipped whole): never reused
             line = int(number)
-        events.setdefault(rel, []).append((line, event))
+        if rel in same:
+            events.setdefault(rel, []).append((line, event))
         return rel
 
-    for i, row in enumerate(saved):
-        add(row["path"], (i, row["id"], row["path"]))
+    for i, (article_id, path) in enumerate(zip(saved.ids, saved.paths, strict=True)):
+        add(path, (i, article_id, path))
     for s in old.skipped:
         rel = add(s.path, (-1, s.reason, s.path))
         if s.reason.startswith("duplicate article id"):
@@ -223,7 +314,7 @@ def _unchanged_files(
     }
 
     def reuse(rel: str, stamp: FileStamp) -> bool:
-        return stamps.get(rel) == stamp and rel not in unsure
+        return rel in same and stamps.get(rel) == stamp and rel not in unsure
 
     return replay, reuse
 
@@ -239,7 +330,7 @@ def _keep_mask(n: int, firsts: I64, counts: I64) -> Bools:
 
 def merge(
     old: Index,
-    saved: Sequence[dict[str, Any]],
+    saved: SavedArticles,
     kept_rows: Sequence[tuple[int, str]],
     fresh: Index,
     *,
@@ -254,12 +345,9 @@ def merge(
     """
     phases = phases or Phases()
     kept = sorted(kept_rows)  # saved order: kept passages keep ascending positions
-    firsts = np.fromiter(
-        (saved[r]["first_passage"] for r, _ in kept), dtype=np.int64, count=len(kept)
-    )
-    counts = np.fromiter(
-        (saved[r]["passage_count"] for r, _ in kept), dtype=np.int64, count=len(kept)
-    )
+    kept_at = np.fromiter((r for r, _ in kept), dtype=np.int64, count=len(kept))
+    firsts = saved.firsts[kept_at]
+    counts = saved.counts[kept_at]
     n_old = old.n_docs
     keep_doc = _keep_mask(n_old, firsts, counts)
     n_kept = int(counts.sum())
@@ -283,12 +371,9 @@ def merge(
         )
         speakers, p_speaker = _merge_speakers(old, keep_doc, fresh)
         # Kept articles keep their saved lines but for where they are now (path, first passage).
-        line = saved.line if isinstance(saved, SavedArticles) else lambda r: None
-        firsts_now = (np.cumsum(counts) - counts).tolist()
-        lines = [
-            relocated(line(r), saved[r], path, first)
-            for (r, path), first in zip(kept, firsts_now, strict=True)
-        ]
+        lines = saved.relocated(
+            kept_at.tolist(), [path for _, path in kept], (np.cumsum(counts) - counts).tolist()
+        )
         lines += [
             article_line(replace(a, first_passage=a.first_passage + n_kept))  # after the kept
             for a in fresh.articles
@@ -531,13 +616,13 @@ def _merge_texts(
 
 
 def unchanged(
-    old: Index, saved: Sequence[dict[str, Any]], kept: Sequence[tuple[int, str]], fresh: Index
+    old: Index, saved: SavedArticles, kept: Sequence[tuple[int, str]], fresh: Index
 ) -> bool:
     """Whether the corpus holds exactly the saved articles, at the same paths and skips."""
     return (
         not fresh.articles
         and len(kept) == len(saved)
-        and all(r == i and saved[r]["path"] == p for i, (r, p) in enumerate(kept))
+        and all(r == i and saved.paths[r] == p for i, (r, p) in enumerate(kept))
         and list(fresh.skipped) == list(old.skipped)
     )
 
@@ -577,6 +662,7 @@ def link_copy(old_path: Path, final: Path, key: str, meta: dict[str, Any]) -> Pa
 __all__ = [
     "IndexFormatError",
     "ReindexUnsupported",
+    "SavedArticles",
     "build_markers",
     "check_reusable",
     "link_copy",
