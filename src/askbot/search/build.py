@@ -526,27 +526,36 @@ def _first_ids_only(
     Known sources (a saved index's articles) take their ids in the same order and go to
     ``kept`` as (saved row, path).
     """
+    # The chunk's skips and parsed articles, in source order; its known sources (most of a
+    # reindex's) are walked in their own order, these few spliced in where they fall.
     events: list[tuple[int, int, Any]] = [(p, 0, s) for p, s in chunk.skipped]
     events += [(p, 1, i) for i, p in enumerate(chunk.positions)]
-    events += [(k[0], 2, k) for k in chunk.known]
     events.sort(key=lambda e: e[0])
     keep = np.ones(len(chunk.articles), dtype=bool)
     skipped: list[Skipped] = []
-    for _, kind, item in events:
+    articles = chunk.articles
+
+    def other(kind: int, item: Any) -> None:
         if kind == 0:
             skipped.append(item)
-            continue
-        if kind == 2:
-            article_id, where = item[2], item[3]
-        else:
-            article_id, where = chunk.articles[item][0], chunk.articles[item][6]
+            return
+        duplicate = ids.duplicate(articles[item][0], articles[item][6])
+        if duplicate is not None:
+            skipped.append(duplicate)
+            keep[item] = False
+
+    j, n_events = 0, len(events)
+    for position, row, article_id, where in chunk.known:
+        while j < n_events and events[j][0] < position:
+            other(events[j][1], events[j][2])
+            j += 1
         duplicate = ids.duplicate(article_id, where)
         if duplicate is not None:
             skipped.append(duplicate)
-            if kind == 1:
-                keep[item] = False
-        elif kind == 2 and kept is not None:
-            kept.append((item[1], where))
+        elif kept is not None:
+            kept.append((row, where))
+    for _, kind, item in events[j:]:
+        other(kind, item)
     if keep.all():
         return chunk, skipped
     per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32)
