@@ -113,3 +113,58 @@ def test_compiled_search_answers_one_term_from_its_champions_alone() -> None:
     for query in (["bread"], ["bread", "bread"], ["cloud"] * 3):
         assert index.search(query, 10) == index.search_exhaustive(query, 10)
         assert index._scratch.scanned == 0
+
+
+def _merge_reference(
+    o_indptr: list[int], o_docs: list[int], o_tfs: list[int], remap: list[int],
+    old_of_u: list[int], f_indptr: list[int], f_docs: list[int], f_tfs: list[int],
+    fresh_of_u: list[int], base: int,
+) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
+    indptr, docs, tfs = [0], [], []
+    for o, f in zip(old_of_u, fresh_of_u, strict=True):
+        if o >= 0:
+            for p in range(o_indptr[o], o_indptr[o + 1]):
+                if remap[o_docs[p]] >= 0:
+                    docs.append(remap[o_docs[p]])
+                    tfs.append(o_tfs[p])
+        if f >= 0:
+            docs += [d + base for d in f_docs[f_indptr[f] : f_indptr[f + 1]]]
+            tfs += f_tfs[f_indptr[f] : f_indptr[f + 1]]
+        indptr.append(len(docs))
+    return indptr, docs, tfs
+
+
+def test_compiled_merge_on_two_threads_writes_the_one_thread_postings() -> None:
+    """A reindex's merge split over two threads (each range moved down over the dropped
+    postings) gives the postings of a plain term-by-term merge."""
+    rng = np.random.default_rng(7)
+    n_old, v_old, v_fresh, n_fresh_docs = 300, 40, 12, 30
+    o_df = rng.integers(0, 60, size=v_old)
+    o_indptr = np.concatenate(([0], np.cumsum(o_df))).astype(np.int64)
+    o_docs = np.concatenate([np.sort(rng.choice(n_old, k, replace=False)) for k in o_df])
+    o_docs = o_docs.astype(np.int32)
+    o_tfs = rng.integers(1, 5, size=o_docs.shape[0]).astype(np.int32)
+    keep = rng.random(n_old) > 0.2
+    remap = np.where(keep, np.cumsum(keep) - 1, -1).astype(np.int32)
+    f_df = rng.integers(0, 10, size=v_fresh)
+    f_indptr = np.concatenate(([0], np.cumsum(f_df))).astype(np.int64)
+    f_docs = np.concatenate([np.sort(rng.choice(n_fresh_docs, k, replace=False)) for k in f_df])
+    f_docs = f_docs.astype(np.int32)
+    f_tfs = rng.integers(1, 5, size=f_docs.shape[0]).astype(np.int32)
+    # 45 union terms: every saved term, 5 of them also fresh, then 7 new terms spread between.
+    order = rng.permutation(v_old + 7)
+    old_of_u = np.full(v_old + 7, -1, dtype=np.int64)
+    fresh_of_u = np.full(v_old + 7, -1, dtype=np.int64)
+    old_of_u[np.sort(order[:v_old])] = np.arange(v_old)
+    fresh_of_u[np.sort(order[:5])] = np.arange(5)
+    fresh_of_u[np.sort(order[v_old:])] = np.arange(5, v_fresh)
+    base = int(keep.sum())
+    args = (o_indptr, o_docs, o_tfs, remap, old_of_u, f_indptr, f_docs, f_tfs, fresh_of_u, base)
+    want = _merge_reference(*(a.tolist() if isinstance(a, np.ndarray) else a for a in args))
+    cap = o_docs.shape[0] + f_docs.shape[0]
+    for threads in (1, 2):
+        indptr = np.empty(old_of_u.shape[0] + 1, dtype=np.int64)
+        docs, tfs = np.full(cap, -9, dtype=np.int32), np.full(cap, -9, dtype=np.int32)
+        total = pruning.merge_postings(*args, indptr, docs, tfs, threads=threads)
+        assert total == len(want[1])
+        assert (indptr.tolist(), docs[:total].tolist(), tfs[:total].tolist()) == want

@@ -642,30 +642,77 @@ done:
 
 /*
  * merge(o_indptr, o_docs, o_tfs, remap, old_of_u, f_indptr, f_docs, f_tfs, fresh_of_u, base,
- *       out_indptr, out_docs, out_tfs) -> postings written
+ *       out_indptr, out_docs, out_tfs[, threads]) -> postings written
  *
  * An incremental reindex's postings in one pass: for each term u of the union vocabulary (in
  * order), the saved postings of its saved term old_of_u[u] whose passage is kept (remap[d] >= 0,
  * renumbered to remap[d]), then the fresh postings of its fresh term fresh_of_u[u] (passage +
  * base); -1 means the term has none of that kind. out_indptr (U + 1) gets the offsets; out_docs
  * and out_tfs must hold every saved and fresh posting.
+ *
+ * A large merge (or threads > 1) runs on up to MERGE_THREADS threads, each over a contiguous
+ * range of union terms holding about as many postings. A range's postings are written from where
+ * they would start if no saved posting were dropped; each range is then moved down to follow the
+ * one before it.
  */
+#define MERGE_THREADS 2
+#define MERGE_PARALLEL_MIN 4000000
+
+typedef struct {
+    const int64_t *o_indptr, *f_indptr, *old_of_u, *fresh_of_u;
+    const int32_t *o_docs, *o_tfs, *remap, *f_docs, *f_tfs;
+    int64_t *out_indptr;
+    int32_t *out_docs, *out_tfs;
+    Py_ssize_t n_remap, u0, u1;
+    int64_t start, at; /* this range's first slot; after the merge, one past its last */
+    long long base;
+    int bad;
+} MergeJob;
+
+static void *merge_terms(void *arg) {
+    MergeJob *j = arg;
+    int64_t at = j->start;
+    for (Py_ssize_t u = j->u0; u < j->u1; u++) {
+        int64_t o = j->old_of_u[u], f = j->fresh_of_u[u];
+        if (o >= 0) {
+            for (int64_t p = j->o_indptr[o]; p < j->o_indptr[o + 1]; p++) {
+                int32_t d = j->o_docs[p];
+                if (d < 0 || d >= j->n_remap) { j->bad = 1; return NULL; }
+                int32_t r = j->remap[d];
+                if (r < 0) continue;
+                j->out_docs[at] = r;
+                j->out_tfs[at] = j->o_tfs[p];
+                at++;
+            }
+        }
+        if (f >= 0) {
+            for (int64_t p = j->f_indptr[f]; p < j->f_indptr[f + 1]; p++) {
+                j->out_docs[at] = (int32_t)(j->f_docs[p] + j->base);
+                j->out_tfs[at] = j->f_tfs[p];
+                at++;
+            }
+        }
+        j->out_indptr[u + 1] = at;
+    }
+    j->at = at;
+    return NULL;
+}
+
 static PyObject *merge(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer b[12];
     long long base;
+    int want_threads = 0;
     memset(b, 0, sizeof(b));
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*Lw*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4],
-                          &b[5], &b[6], &b[7], &b[8], &base, &b[9], &b[10], &b[11]))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*Lw*w*w*|i", &b[0], &b[1], &b[2], &b[3], &b[4],
+                          &b[5], &b[6], &b[7], &b[8], &base, &b[9], &b[10], &b[11], &want_threads))
         return NULL;
     PyObject *result = NULL;
     const int64_t *o_indptr = b[0].buf, *f_indptr = b[5].buf;
-    const int32_t *o_docs = b[1].buf, *o_tfs = b[2].buf, *remap = b[3].buf;
-    const int32_t *f_docs = b[6].buf, *f_tfs = b[7].buf;
     const int64_t *old_of_u = b[4].buf, *fresh_of_u = b[8].buf;
     int64_t *out_indptr = b[9].buf;
     int32_t *out_docs = b[10].buf, *out_tfs = b[11].buf;
     Py_ssize_t v_old = b[0].len / 8 - 1, v_fresh = b[5].len / 8 - 1, n_union = b[4].len / 8;
-    Py_ssize_t n_old = b[1].len / 4, n_fresh = b[6].len / 4, n_remap = b[3].len / 4;
+    Py_ssize_t n_old = b[1].len / 4, n_fresh = b[6].len / 4;
     Py_ssize_t cap = b[10].len / 4;
     if (v_old < 0 || v_fresh < 0 || b[2].len != b[1].len || b[7].len != b[6].len ||
         b[8].len != b[4].len || b[9].len != 8 * (n_union + 1) || b[11].len != b[10].len ||
@@ -682,31 +729,53 @@ static PyObject *merge(PyObject *Py_UNUSED(self), PyObject *args) {
             goto done;
         }
     }
+    int threads = n_old + n_fresh >= MERGE_PARALLEL_MIN ? MERGE_THREADS : 1;
+    if (want_threads > 0) threads = want_threads < MERGE_THREADS ? want_threads : MERGE_THREADS;
+    MergeJob jobs[MERGE_THREADS];
+    int64_t bound = 0; /* postings of the terms before u, were no saved posting dropped */
+    Py_ssize_t u = 0;
+    for (int i = 0; i < threads; i++) {
+        MergeJob *j = &jobs[i];
+        j->o_indptr = o_indptr; j->f_indptr = f_indptr; j->old_of_u = old_of_u;
+        j->fresh_of_u = fresh_of_u; j->o_docs = b[1].buf; j->o_tfs = b[2].buf;
+        j->remap = b[3].buf; j->f_docs = b[6].buf; j->f_tfs = b[7].buf;
+        j->out_indptr = out_indptr; j->out_docs = out_docs; j->out_tfs = out_tfs;
+        j->n_remap = b[3].len / 4; j->base = base; j->bad = 0;
+        j->u0 = u; j->start = bound;
+        int64_t goal = (int64_t)((double)(n_old + n_fresh) * (i + 1) / threads);
+        while (u < n_union && (i == threads - 1 || bound < goal)) {
+            int64_t o = old_of_u[u], f = fresh_of_u[u];
+            if (o >= 0) bound += o_indptr[o + 1] - o_indptr[o];
+            if (f >= 0) bound += f_indptr[f + 1] - f_indptr[f];
+            u++;
+        }
+        j->u1 = u;
+        j->at = j->start;
+    }
     int bad = 0;
     int64_t at = 0;
     Py_BEGIN_ALLOW_THREADS
     out_indptr[0] = 0;
-    for (Py_ssize_t u = 0; u < n_union && !bad; u++) {
-        int64_t o = old_of_u[u], f = fresh_of_u[u];
-        if (o >= 0) {
-            for (int64_t p = o_indptr[o]; p < o_indptr[o + 1]; p++) {
-                int32_t d = o_docs[p];
-                if (d < 0 || d >= n_remap) { bad = 1; break; }
-                int32_t r = remap[d];
-                if (r < 0) continue;
-                out_docs[at] = r;
-                out_tfs[at] = o_tfs[p];
-                at++;
-            }
+    pthread_t tid[MERGE_THREADS];
+    int started[MERGE_THREADS] = {0};
+    for (int i = 1; i < threads; i++)
+        started[i] = pthread_create(&tid[i], NULL, merge_terms, &jobs[i]) == 0;
+    merge_terms(&jobs[0]);
+    for (int i = 1; i < threads; i++) {
+        if (started[i]) pthread_join(tid[i], NULL);
+        else merge_terms(&jobs[i]); /* no thread: do its share here */
+    }
+    for (int i = 0; i < threads; i++) bad |= jobs[i].bad;
+    /* Each range follows the one before it: move it down over the dropped postings' slots. */
+    for (int i = 0; i < threads && !bad; i++) {
+        MergeJob *j = &jobs[i];
+        int64_t n = j->at - j->start, shift = j->start - at;
+        if (shift > 0) {
+            memmove(out_docs + at, out_docs + j->start, (size_t)n * sizeof(int32_t));
+            memmove(out_tfs + at, out_tfs + j->start, (size_t)n * sizeof(int32_t));
+            for (Py_ssize_t t = j->u0; t < j->u1; t++) out_indptr[t + 1] -= shift;
         }
-        if (f >= 0) {
-            for (int64_t p = f_indptr[f]; p < f_indptr[f + 1]; p++) {
-                out_docs[at] = (int32_t)(f_docs[p] + base);
-                out_tfs[at] = f_tfs[p];
-                at++;
-            }
-        }
-        out_indptr[u + 1] = at;
+        at += n;
     }
     Py_END_ALLOW_THREADS
     if (bad) {

@@ -56,6 +56,7 @@ def merge(
     out_indptr: Any,
     out_docs: Any,
     out_tfs: Any,
+    threads: int = 0,
     /,
 ) -> int: ...
 def invert_count(

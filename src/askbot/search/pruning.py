@@ -189,14 +189,17 @@ def finish_postings(
 def merge_postings(
     o_indptr: I64, o_docs: I32, o_tfs: I32, remap: I32, old_of_u: I64, f_indptr: I64,
     f_docs: I32, f_tfs: I32, fresh_of_u: I64, base: int, out_indptr: I64, out_docs: I32,
-    out_tfs: I32,
+    out_tfs: I32, threads: int = 0,
 ) -> int:  # fmt: skip
-    """A reindex's merged postings by the compiled kernel (see incremental.py); their count."""
+    """A reindex's merged postings by the compiled kernel (see incremental.py); their count.
+
+    ``threads`` 0 lets the kernel choose (two for a large merge).
+    """
     if _kernel is None:
         raise RuntimeError("the compiled kernel is not built")
     return _kernel.merge(
         o_indptr, o_docs, o_tfs, remap, old_of_u, f_indptr, f_docs, f_tfs, fresh_of_u, base,
-        out_indptr, out_docs, out_tfs,
+        out_indptr, out_docs, out_tfs, threads,
     )  # fmt: skip
 
 
