@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -155,3 +157,51 @@ def test_discord_mentions_and_everyone_are_not_searched() -> None:
     """User, role and channel mentions, custom emoji, @everyone and @here add no terms."""
     question = "@everyone <@123> <@!45> <@&6> <#7> <:blob:89> @here what did Biegun say?"
     assert A.terms(question) == ["biegun", "say"]
+
+
+_TEXTS = st.lists(_PIECES | st.text(max_size=8), max_size=40).map("".join)
+
+
+@given(_TEXTS, st.sets(st.sampled_from(["biegun", "say", "us", "who", "1000.5", "korea", "café"])))
+def test_spans_of_are_the_spans_with_a_wanted_term(text: str, wanted: set[str]) -> None:
+    """spans_of gives exactly the spans whose term is wanted, however the text is spaced."""
+    for t in (text, text.upper(), " ".join(text.split())):
+        assert A.spans_of(t, frozenset(wanted)) == [s for s in A.spans(t) if s[0] in wanted]
+
+
+def _pairs_of(texts: list[str]) -> frozenset[tuple[str, str]]:
+    terms = [t for text in texts for t in A.terms(text)]
+    return frozenset(pairwise(terms)) | {("biegun", "say"), ("x", "y")}
+
+
+@given(st.lists(st.lists(_TEXTS, max_size=3), max_size=4))
+def test_adjacent_pairs_are_the_pairs_met_in_each_groups_terms(groups: list[list[str]]) -> None:
+    """Compiled or not, each group's adjacent pairs are those of its texts' terms joined, by
+    first occurrence, never across two groups."""
+    pairs = _pairs_of([t for g in groups for t in g])
+    expected = [
+        analysis.adjacent_in(pairs, [t for text in g for t in A.terms(text)]) for g in groups
+    ]
+    assert Analyzer(compiled=False).adjacent_pairs(groups, pairs) == expected
+    assert A.adjacent_pairs(groups, pairs) == expected
+
+
+def test_adjacent_pairs_skip_stopwords_and_window_breaks_but_not_groups() -> None:
+    """'Biegun said' matches across a stopword and across two texts of a group, not two groups."""
+    pair = frozenset({("biegun", "say")})
+    for analyzer in (A, Analyzer(compiled=False)):
+        assert analyzer.adjacent_pairs([["Biegun of the", "SAID"]], pair) == [[("biegun", "say")]]
+        assert analyzer.adjacent_pairs([["Biegun"], ["said"]], pair) == [[], []]
+
+
+def test_adjacent_pairs_table_is_renewed_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled table of a long-running bot is replaced when full and still finds pairs."""
+    if not A.compiled:
+        pytest.skip("no compiled chunk table")
+    monkeypatch.setattr(analysis, "CACHE_ENTRIES", 20)
+    analyzer = Analyzer()
+    for i in range(30):
+        text = f"word{i} Biegun said talks{i} week{i}"
+        found = analyzer.adjacent_pairs([[text]], frozenset({("biegun", "say"), ("say", "talk")}))
+        assert found == [[("biegun", "say")]]
+    assert analyzer._table is not None and len(analyzer._table) <= 25

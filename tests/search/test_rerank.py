@@ -14,9 +14,12 @@ from askbot.search.rerank import (
     RerankWeights,
     adjacent_pairs,
     okapi_score,
+    okapi_scores,
     paragraph_docs,
+    paragraphs_of,
     question_pairs,
     rerank,
+    term_counts,
     term_frequencies,
 )
 
@@ -89,6 +92,31 @@ def test_paragraph_bm25_of_a_single_window_equals_the_index_score() -> None:
         [tf] = term_frequencies(BUNDLED, terms, [docs])
         length = int(BUNDLED.doc_len[hit.doc])
         assert okapi_score(BUNDLED, terms, tf, length) == pytest.approx(scores[hit.doc], abs=1e-9)
+
+
+def test_paragraphs_of_are_each_docs_paragraph_and_its_length() -> None:
+    """Single windows and both windows of a long paragraph: paragraph_docs and summed lengths."""
+    index = _index(Article(id="a", title="A", paragraphs=("Short first.", _long_paragraph())))
+    docs = list(range(index.n_docs))
+    spans, lengths = paragraphs_of(index, docs)
+    assert spans == [paragraph_docs(index, d) for d in docs]
+    assert lengths == [int(index.doc_len[s.start : s.stop].sum()) for s in spans]
+
+
+def test_okapi_scores_equal_okapi_score_of_each_paragraph() -> None:
+    """Counted and scored together, each paragraph's BM25 is bitwise okapi_score's."""
+    index = _index(Article(id="a", title="A", paragraphs=("Short first.", _long_paragraph())))
+    terms = ["harbour", "lighthous", "harbour", "zebra", "dawn"]
+    spans, lengths = paragraphs_of(index, list(range(index.n_docs)))
+    tfs = term_frequencies(index, terms, spans)
+    expected = [okapi_score(index, terms, tf, n) for tf, n in zip(tfs, lengths, strict=True)]
+    counts = term_counts(index, terms, spans)
+    assert [
+        dict((t, c[i]) for t, c in zip(terms, counts, strict=True) if c[i])
+        for i in range(len(spans))
+    ] == tfs
+    assert okapi_scores(index, terms, counts, lengths) == expected
+    assert max(expected) > 0
 
 
 def test_adjacent_pairs_match_in_question_order_only() -> None:

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import struct
 import unicodedata
-from collections.abc import Callable, Iterable
-from itertools import chain
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence, Set
+from itertools import accumulate, chain, compress, islice
+from operator import not_
 from typing import TypeVar
 
+import numpy as np
 import Stemmer
+
+try:
+    from askbot.search import _chunks
+except ImportError:  # pragma: no cover - installed without a C compiler: terms found in Python
+    _chunks = None  # type: ignore[assignment]
+
+# str.isprintable, compiled: reads Latin-1 text by table, not each character's Unicode record.
+_isprintable: Callable[[str], bool] = str.isprintable if _chunks is None else _chunks.isprintable
 
 ANALYZER_VERSION = 2
 
@@ -311,10 +324,32 @@ class _ChunkCache(dict[str, tuple[_T, ...]]):
         return found
 
 
+Pair = tuple[str, str]
+# Two term ids as the chunk table writes them (int32, native order).
+_ID_PAIR = struct.Struct("=ii")
+
+
+def adjacent_in(pairs: Set[tuple[_T, _T]], terms: Iterable[_T]) -> list[tuple[_T, _T]]:
+    """The members of ``pairs`` that occur as adjacent items of ``terms``, by first occurrence.
+
+    C loops only (zip, filter, dict.fromkeys): a paragraph has a hundred terms, a question a
+    few pairs.
+    """
+    seq = terms if isinstance(terms, list) else list(terms)
+    following = islice(seq, 1, None)
+    return list(dict.fromkeys(filter(pairs.__contains__, zip(seq, following, strict=False))))
+
+
 class Analyzer:
     """Turns text into index terms; the same instance analyses passages and questions."""
 
-    def __init__(self, language: str = "english", stopwords: Iterable[str] = STOPWORDS) -> None:
+    def __init__(
+        self,
+        language: str = "english",
+        stopwords: Iterable[str] = STOPWORDS,
+        *,
+        compiled: bool = True,
+    ) -> None:
         self.language = language
         self.stopwords = frozenset(stopwords)
         self._stemmer = Stemmer.Stemmer(language)
@@ -326,6 +361,10 @@ class Analyzer:
         self._chunks_plain = _ChunkCache(lambda chunk: self._chunk_terms(chunk, False))
         self._spans_acronyms = _ChunkCache(lambda chunk: self._chunk_spans(chunk, True))
         self._spans_plain = _ChunkCache(lambda chunk: self._chunk_spans(chunk, False))
+        # Answer-time term ids (``adjacent_pairs``) through the compiled chunk table, when built.
+        self._compiled = compiled and _chunks is not None
+        self._table: _chunks.ChunkTable | None = None
+        self._ids: dict[str, int] = {}
 
     def fingerprint(self) -> str:
         """A hash of everything that changes which terms a text produces."""
@@ -410,3 +449,97 @@ class Analyzer:
                 at = match.start()
                 out += [(term, at + start, at + end) for term, start, end in found]
         return out
+
+    def spans_of(self, text: str, wanted: Set[str]) -> list[tuple[str, int, int]]:
+        """The ``spans`` of ``text`` whose term is in ``wanted``, in order.
+
+        Highlighting a passage needs only the few spans of question terms: the chunks holding
+        one are found by mapping every chunk to its (cached) terms in C (``map``, ``compress``),
+        and only those chunks' offsets are worked out, so a passage costs a few microseconds
+        rather than a Python step per word.
+        """
+        acronyms = not (text if text.isprintable() else clean_text(text)).isupper()
+        if "<" in text or "@" in text:
+            text = _CHAT_MARKUP.sub(_blank, text)
+        spans = self._spans_acronyms if acronyms else self._spans_plain
+        terms = self._chunks_acronyms if acronyms else self._chunks_plain
+        parts = text.split()
+        # A chunk's terms are its spans' terms (the same tokens through the same lookup).
+        disjoint = map(wanted.isdisjoint, map(terms.__getitem__, parts))
+        hit = list(compress(range(len(parts)), map(not_, disjoint)))
+        if not hit:
+            return []
+        if " ".join(parts) == text:  # single spaces: a chunk starts after the ones before it
+            ends = list(accumulate(map(len, parts)))
+            starts = [ends[i - 1] + i if i else 0 for i in hit]
+        else:
+            every = [m.start() for m in _CHUNK.finditer(text)]
+            starts = [every[i] for i in hit]
+        out: list[tuple[str, int, int]] = []
+        for i, at in zip(hit, starts, strict=True):
+            out += [(t, at + s, at + e) for t, s, e in spans[parts[i]] if t in wanted]
+        return out
+
+    @property
+    def compiled(self) -> bool:
+        """Whether ``adjacent_pairs`` reads texts through the compiled chunk table."""
+        return self._compiled
+
+    def _chunk_ids(self, chunk: str, shouted: bool) -> list[int]:
+        """The chunk table's callback: a chunk's terms (as ``terms`` finds them) as ids."""
+        terms = (self._chunks_plain if shouted else self._chunks_acronyms)[chunk]
+        ids = self._ids
+        return [ids.setdefault(term, len(ids)) for term in terms]
+
+    def adjacent_pairs(self, groups: Sequence[Sequence[str]], pairs: Set[Pair]) -> list[list[Pair]]:
+        """For each group of texts, the members of ``pairs`` that occur as adjacent terms of its
+        texts read one after another, by first occurrence: ``adjacent_in(pairs, terms of the
+        group's texts joined)``.
+
+        With the compiled chunk table all texts go to term ids in one call, in C (no str per
+        word), and adjacent ids are compared with numpy: proximity is most of what re-ranking
+        costs at answer time. Without it, ``terms`` of each text.
+        """
+        if not self._compiled:
+            terms = self.terms
+            return [adjacent_in(pairs, chain.from_iterable(map(terms, g))) for g in groups]
+        out: list[list[Pair]] = [[] for _ in groups]
+        if not pairs:
+            return out
+        if self._table is None or len(self._table) >= CACHE_ENTRIES:
+            # Bounded like the other caches: a new table, and ids, once this one is full.
+            self._table = _chunks.ChunkTable(int.from_bytes(os.urandom(8), "little"))
+            self._ids = {}
+        ready = []
+        for group in groups:
+            for text in group:  # as terms() reads it: cleaned, chat markup blanked
+                if not _isprintable(text):
+                    text = clean_text(text)
+                if "<" in text or "@" in text:
+                    text = _CHAT_MARKUP.sub(_blank, text)
+                ready.append(text)
+        shouted = bytes(map(str.isupper, ready))
+        found, counts = self._table.batch(ready, shouted, self._chunk_ids)
+        ids = self._ids
+        # Where each group's terms end in ``found`` (int32 ids, one after another).
+        text_ends = list(accumulate(np.frombuffer(counts, dtype=np.int64).tolist(), initial=0))
+        ends = [text_ends[i] for i in accumulate(map(len, groups))]
+        at: list[tuple[int, int, Pair]] = []
+        for x, y in pairs:
+            if x not in ids or y not in ids:  # a term no text has: the pair cannot occur
+                continue
+            # The pair's two ids as they lie in ``found``: bytes.find runs in C, and only the
+            # few places the pair occurs are looked at in Python.
+            pattern = _ID_PAIR.pack(ids[x], ids[y])
+            pos = found.find(pattern)
+            while pos >= 0:
+                if pos % 4 == 0:  # on a term boundary (not across two ids' bytes)
+                    first = pos // 4
+                    owner = bisect_right(ends, first)
+                    if first + 1 < ends[owner]:  # both terms in one group
+                        at.append((first, owner, (x, y)))
+                pos = found.find(pattern, pos + 1)
+        firsts: list[dict[Pair, None]] = [{} for _ in groups]
+        for _, owner, pair in sorted(at):
+            firsts[owner].setdefault(pair)
+        return [list(f) for f in firsts]

@@ -99,9 +99,7 @@ def citation_for(index: Index, doc: int) -> Citation:
 def highlight_spans(analyzer: Analyzer, text: str, terms: frozenset[str]) -> tuple[Span, ...]:
     """The character ranges of ``text`` whose terms are in ``terms``, merged when adjacent."""
     spans: list[Span] = []
-    for term, start, end in analyzer.spans(text):
-        if term not in terms:
-            continue
+    for _, start, end in analyzer.spans_of(text, terms):
         if spans and text[spans[-1].end : start].strip() == "":
             spans[-1] = Span(spans[-1].start, end)
         else:

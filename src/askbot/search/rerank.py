@@ -5,13 +5,20 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import compress, pairwise
+from operator import lt
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from askbot.search.analysis import Analyzer
+from askbot.search.analysis import Analyzer, adjacent_in
 from askbot.search.index import Index
 from askbot.search.models import Hit
+
+# Paragraphs whose proximity is worked out together (one call into the chunk table): a few more
+# than the answer usually needs, as most candidates end up analysed anyway.
+PROXIMITY_BLOCK = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,38 +73,102 @@ def paragraph_docs(index: Index, doc: int) -> range:
     return range(start, end)
 
 
-def term_frequencies(
-    index: Index, terms: Sequence[str], paragraphs: Sequence[range]
-) -> list[dict[str, int]]:
-    """For each paragraph, how often each distinct term occurs in its windows together."""
-    out: list[dict[str, int]] = [{} for _ in paragraphs]
-    if not paragraphs:
-        return out
-    starts = np.array([p.start for p in paragraphs], dtype=np.int64)
-    stops = np.array([p.stop for p in paragraphs], dtype=np.int64)
+def _items(array: npt.ArrayLike) -> memoryview:
+    """A 1-d array's items as Python ints on indexing: a memoryview reads one in tens of
+    nanoseconds, where indexing the numpy array makes a numpy scalar."""
+    return np.ascontiguousarray(array).data
+
+
+def paragraphs_of(index: Index, docs: Sequence[int]) -> tuple[list[range], list[int]]:
+    """``paragraph_docs`` of each of ``docs``, and each paragraph's length in terms.
+
+    Most paragraphs are a single window: a passage whose neighbours belong to other paragraphs
+    is one; only the others walk their neighbours.
+    """
+    article, paragraph = _items(index.p_article), _items(index.p_paragraph)
+    doc_len = _items(index.doc_len)
+    last = index.n_docs - 1
+    spans: list[range] = []
+    lengths: list[int] = []
+    for d in docs:
+        a, p = article[d], paragraph[d]
+        if (d > 0 and paragraph[d - 1] == p and article[d - 1] == a) or (
+            d < last and paragraph[d + 1] == p and article[d + 1] == a
+        ):
+            span = paragraph_docs(index, d)
+            spans.append(span)
+            lengths.append(sum(doc_len[span.start : span.stop]))
+        else:
+            spans.append(range(d, d + 1))
+            lengths.append(doc_len[d])
+    return spans, lengths
+
+
+def term_counts(index: Index, terms: Sequence[str], paragraphs: Sequence[range]) -> list[list[int]]:
+    """How often each term of ``terms`` occurs in each paragraph's windows together.
+
+    One row per term (in ``terms``' order, repeats included), one count per paragraph.
+    """
+    n = len(paragraphs)
+    rows: dict[str, list[int]] = {}
+    # Passage numbers in the postings' own dtype: searchsorted with another dtype would first
+    # copy the whole posting list (a million entries for a common term).
+    dtype: np.dtype[Any] = np.asarray(index.docs).dtype
+    if index.n_docs > np.iinfo(dtype).max:
+        dtype = np.dtype(np.int64)
+    keys = np.array([p.start for p in paragraphs] + [p.stop for p in paragraphs], dtype=dtype)
     for term in dict.fromkeys(terms):
+        row = rows[term] = [0] * n
         t = index.vocab.get(term)
-        if t is None:
+        if t is None or not n:
             continue
         s, e = int(index.indptr[t]), int(index.indptr[t + 1])
         # Postings are sorted by passage (they come from one sort of (term, passage) pairs), so
         # a paragraph's windows are one slice of them.
-        postings = index.docs[s:e]
-        lo = np.searchsorted(postings, starts)
-        hi = np.searchsorted(postings, stops)
-        present = np.flatnonzero(hi > lo)
-        if not present.size:
-            continue
-        tfs = np.asarray(index.tfs[s:e])
-        first, last = lo[present], hi[present]
-        # Most paragraphs are one window, one posting: their count is that posting's; only
-        # paragraphs with several matching windows need a sum.
-        counts = tfs[first].astype(np.int64)
-        for j in np.flatnonzero(last - first > 1).tolist():
-            counts[j] = int(tfs[first[j] : last[j]].sum())
-        for i, count in zip(present.tolist(), counts.tolist(), strict=True):
-            out[i][term] = count
+        at = np.searchsorted(index.docs[s:e], keys).tolist()
+        lo, hi = at[:n], at[n:]
+        tfs = _items(index.tfs[s:e])
+        # Most paragraphs are one window, one posting: their count is that posting's.
+        for j in compress(range(n), map(lt, lo, hi)):
+            a, b = lo[j], hi[j]
+            row[j] = tfs[a] if b - a == 1 else sum(tfs[a:b])
+    return [rows[term] for term in terms]
+
+
+def term_frequencies(
+    index: Index, terms: Sequence[str], paragraphs: Sequence[range]
+) -> list[dict[str, int]]:
+    """For each paragraph, how often each distinct term occurs in its windows together."""
+    distinct = list(dict.fromkeys(terms))
+    out: list[dict[str, int]] = [{} for _ in paragraphs]
+    for term, row in zip(distinct, term_counts(index, distinct, paragraphs), strict=True):
+        for i in compress(range(len(row)), row):
+            out[i][term] = row[i]
     return out
+
+
+def okapi_scores(
+    index: Index, terms: Sequence[str], counts: Sequence[Sequence[int]], lengths: Sequence[int]
+) -> list[float]:
+    """``okapi_score`` of many texts at once: ``counts`` holds a row per term of ``terms`` (as
+    ``term_counts`` gives), a count per text of ``lengths`` terms.
+
+    The same operations in the same order as ``okapi_score``, text by text, so every score is
+    the one it gives.
+    """
+    k1, b, avgdl = index.params.k1, index.params.b, index.avgdl
+    norms = (
+        [k1 * (1 - b + b * length / avgdl) for length in lengths] if avgdl else [k1] * len(lengths)
+    )
+    scores = [0.0] * len(lengths)
+    for term, row in zip(terms, counts, strict=True):
+        idf = None
+        for j in compress(range(len(row)), row):
+            if idf is None:
+                idf = float(index.idf[index.vocab[term]])
+            f = row[j]
+            scores[j] += idf * f * (k1 + 1) / (f + norms[j])
+    return scores
 
 
 def okapi_score(index: Index, terms: Sequence[str], tf: Mapping[str, int], length: int) -> float:
@@ -144,9 +215,13 @@ def adjacent_pairs(
 
     Adjacent once stopwords are gone: "University of Chicago" and "Super Bowl" match as phrases.
     """
-    firsts = {x for x, _ in pairs}
-    found = {(x, y) for x, y in pairwise(text_terms) if x in firsts and (x, y) in pairs}
-    return frozenset(found)
+    return _as_found(adjacent_in(pairs, text_terms))
+
+
+def _as_found(ordered: list[tuple[str, str]]) -> frozenset[tuple[str, str]]:
+    # Put in a set in order of first occurrence, as a comprehension over the text would, so the
+    # set (and the order pair_weight adds its weights in) is the same however they were found.
+    return frozenset(set(ordered))
 
 
 def rerank(
@@ -171,12 +246,16 @@ def rerank(
     groups: dict[tuple[int, int], Hit] = {}
     first_with_text: dict[int, int] = {}
     copies: dict[int, list[int]] = {}
-    for hit in hits:
-        key = (int(index.p_article[hit.doc]), int(index.p_paragraph[hit.doc]))
+    hit_docs = np.fromiter((hit.doc for hit in hits), dtype=np.int64, count=len(hits))
+    articles = np.asarray(index.p_article)[hit_docs].tolist()
+    paragraphs = np.asarray(index.p_paragraph)[hit_docs].tolist()
+    hashes = np.asarray(index.p_hash)[hit_docs].tolist()
+    for hit, key, text_hash in zip(
+        hits, zip(articles, paragraphs, strict=True), hashes, strict=True
+    ):
         # Hits come best first, so the first window seen is the paragraph's best.
         if key in groups:
             continue
-        text_hash = int(index.p_hash[hit.doc])
         first = first_with_text.get(text_hash)
         if first is not None:
             copies.setdefault(first, []).append(hit.doc)
@@ -184,35 +263,44 @@ def rerank(
         first_with_text[text_hash] = hit.doc
         groups[key] = hit
     best = list(groups.values())
-    spans = [paragraph_docs(index, hit.doc) for hit in best]
-    tfs = term_frequencies(index, terms, spans)
-    bm25 = [
-        okapi_score(index, terms, tf, sum(index.doc_len[d.start : d.stop].tolist()))
-        for tf, d in zip(tfs, spans, strict=True)
-    ]
+    spans, lengths = paragraphs_of(index, [hit.doc for hit in best])
+    counts = term_counts(index, terms, spans)
+    bm25 = okapi_scores(index, terms, counts, lengths)
+    distinct = list(dict.fromkeys(terms))
+    rows = [counts[terms.index(t)] for t in distinct]
+    present = list(zip(*rows, strict=True)) if rows else [()] * len(best)
     top = max(bm25, default=0.0)
     pairs = question_pairs(terms)
+    # coverage() and pair_weight() of each paragraph, with what they share worked out once.
+    total = sum(weights.values())
+    items = list(weights.items())
+    lighter = {(x, y): min(weights[x], weights[y]) for x, y in pairs}
     # Proximity needs the paragraph's text analysed again, the one costly step: it is only
     # computed while a paragraph could still reach the top ``limit`` (its pairs all matching).
     pending = []
-    for i, (hit, tf) in enumerate(zip(best, tfs, strict=True)):
-        matched = frozenset(tf)
-        cov = coverage(weights, matched)
+    for i, hit in enumerate(best):
+        matched = frozenset(compress(distinct, present[i]))
+        cov = sum([w for t, w in items if t in matched]) / total if total > 0 else 0.0
         base = (bm25[i] / top if top > 0 else 0.0) + rw.coverage * cov
         possible = frozenset((x, y) for x, y in pairs if x in matched and y in matched)
-        bound = base + rw.proximity * pair_weight(weights, possible)
+        share = sum([lighter[p] for p in possible]) / total if total > 0 else 0.0
+        bound = base + rw.proximity * share
         pending.append((-bound, -hit.score, hit.doc, i, base, cov, matched, possible))
     pending.sort()
+    adjacent: dict[int, list[tuple[str, str]]] = {}
     chosen: list[tuple[float, float, int, ParagraphMatch]] = []  # a min-heap of the best
-    for neg_bound, _, _, i, base, cov, matched, possible in pending:
+    for at, (neg_bound, _, _, i, base, cov, matched, possible) in enumerate(pending):
         if len(chosen) >= limit and -neg_bound < chosen[0][0]:
             break
         prox = 0.0
         if possible:
-            text_terms: list[str] = []
-            for doc in spans[i]:
-                text_terms.extend(analyzer.terms(index.text(doc)))
-            prox = pair_weight(weights, adjacent_pairs(possible, text_terms))
+            if i not in adjacent:
+                # The next few paragraphs that may need it are read and analysed together.
+                block = [p[3] for p in pending[at:] if p[7]][:PROXIMITY_BLOCK]
+                texts = [[index.text(doc) for doc in spans[j]] for j in block]
+                adjacent.update(zip(block, analyzer.adjacent_pairs(texts, pairs), strict=True))
+            found = [pair for pair in adjacent[i] if pair in possible]
+            prox = pair_weight(weights, _as_found(found))
         hit = best[i]
         match = ParagraphMatch(
             docs=spans[i], best=hit, bm25=bm25[i], coverage=cov, proximity=prox,
