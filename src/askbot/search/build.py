@@ -28,7 +28,7 @@ from askbot.search.corpus import (
     load_corpus,
     plan_tasks,
 )
-from askbot.search.index import I32, ArticleInfo, BM25Params, Index, Progress, article_line
+from askbot.search.index import I32, ArticleTable, BM25Params, Index, Progress, article_lines
 from askbot.search.models import Article, Passage, Skipped
 from askbot.search.postings import build_postings
 from askbot.search.tokenize_parallel import (
@@ -415,7 +415,6 @@ def _build(
     text = TextSpool(spill_dir)
     # Articles, their lines of articles.jsonl and passages' speakers are made as chunks arrive,
     # while the workers analyse the next ones, not after the last one (one core busy).
-    infos: list[ArticleInfo] = []
     lines: list[bytes] = []
     speakers: dict[str, int] = {"": -1}
     p_speaker: list[I32] = []
@@ -447,12 +446,10 @@ def _build(
                 map(speakers.__getitem__, chunk.speakers), dtype=np.int32, count=len(chunk.speakers)
             )
         )
-        per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32).tolist()
-        for meta, count in zip(chunk.articles, per_article, strict=True):
-            info = ArticleInfo(*meta, first_passage=done, passage_count=count)
-            infos.append(info)
-            lines.append(article_line(info))
-            done += count
+        per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32)
+        ends = np.cumsum(per_article, dtype=np.int64) + done
+        lines += article_lines(chunk.articles, (ends - per_article).tolist(), per_article.tolist())
+        done = int(ends[-1]) if ends.shape[0] else done
         if done != passages:
             raise RuntimeError("a chunk's passages do not match its articles")
         if progress is not None:
@@ -499,9 +496,8 @@ def _build(
         key=key,
         terms=terms,
         doc_len=doc_len,
-        articles=infos,
-        article_lines=lines,
-        p_article=np.repeat(np.arange(len(infos), dtype=np.int32), per_article),
+        articles=ArticleTable.of_lines(lines),
+        p_article=np.repeat(np.arange(len(lines), dtype=np.int32), per_article),
         p_paragraph=_cat(columns["paragraph"], np.int32),
         p_window=_cat(columns["window"], np.int32),
         p_speaker=np.concatenate(p_speaker) if p_speaker else np.zeros(0, dtype=np.int32),
