@@ -506,66 +506,341 @@ static PyObject *spaces_folded(PyObject *Py_UNUSED(module), PyObject *text) {
     Py_RETURN_TRUE;
 }
 
+/* Printable, with no whitespace but single spaces between other characters: the common block
+ * and paragraph, which needs no cleaning. For Latin-1 text a branch-free pass over a table of
+ * three classes (printable, " ", other: every other whitespace character is unprintable). */
+static uint8_t line_class1[256]; /* 0 printable and not " ", 1 " ", 2 unprintable */
+
+static PyObject *folded_line(PyObject *Py_UNUSED(module), PyObject *text) {
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    if (text_view(text, "folded_line", &kind, &data, &n) < 0) return NULL;
+    if (kind != PyUnicode_1BYTE_KIND) {
+        /* Rare: the two checks one after the other. */
+        PyObject *printable = isprintable(NULL, text);
+        if (printable != Py_True) return printable;
+        Py_DECREF(printable);
+        return spaces_folded(NULL, text);
+    }
+    const Py_UCS1 *s = (const Py_UCS1 *)data;
+    if (n && (s[0] == ' ' || s[n - 1] == ' ')) Py_RETURN_FALSE;
+    /* The test in the loop is almost never true, so it is predicted: cheaper than keeping an
+     * accumulator. */
+    unsigned previous = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned c = line_class1[s[i]];
+        if ((c >> 1) | (c & previous)) Py_RETURN_FALSE;
+        previous = c;
+    }
+    Py_RETURN_TRUE;
+}
+
+/* BLAKE2b (RFC 7693) with an 8-byte digest and no key: what hashlib.blake2b(data,
+ * digest_size=8).digest() gives, as a little-endian integer. */
+static const uint64_t blake2b_iv[8] = {
+    UINT64_C(0x6a09e667f3bcc908), UINT64_C(0xbb67ae8584caa73b), UINT64_C(0x3c6ef372fe94f82b),
+    UINT64_C(0xa54ff53a5f1d36f1), UINT64_C(0x510e527fade682d1), UINT64_C(0x9b05688c2b3e6c1f),
+    UINT64_C(0x1f83d9abfb41bd6b), UINT64_C(0x5be0cd19137e2179),
+};
+
+static const uint8_t blake2b_sigma[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static inline uint64_t rotr64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static inline uint64_t load64(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+#else
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+#endif
+}
+
+#define B2G(a, b, c, d, x, y)                                                                  \
+    do {                                                                                       \
+        a = a + b + (x);                                                                       \
+        d = rotr64(d ^ a, 32);                                                                 \
+        c = c + d;                                                                             \
+        b = rotr64(b ^ c, 24);                                                                 \
+        a = a + b + (y);                                                                       \
+        d = rotr64(d ^ a, 16);                                                                 \
+        c = c + d;                                                                             \
+        b = rotr64(b ^ c, 63);                                                                 \
+    } while (0)
+
+/* One round, its message schedule a constant the compiler folds (rounds are unrolled). */
+#define B2ROUND(r)                                                                             \
+    do {                                                                                       \
+        B2G(v0, v4, v8, v12, m[blake2b_sigma[r][0]], m[blake2b_sigma[r][1]]);                  \
+        B2G(v1, v5, v9, v13, m[blake2b_sigma[r][2]], m[blake2b_sigma[r][3]]);                  \
+        B2G(v2, v6, v10, v14, m[blake2b_sigma[r][4]], m[blake2b_sigma[r][5]]);                 \
+        B2G(v3, v7, v11, v15, m[blake2b_sigma[r][6]], m[blake2b_sigma[r][7]]);                 \
+        B2G(v0, v5, v10, v15, m[blake2b_sigma[r][8]], m[blake2b_sigma[r][9]]);                 \
+        B2G(v1, v6, v11, v12, m[blake2b_sigma[r][10]], m[blake2b_sigma[r][11]]);               \
+        B2G(v2, v7, v8, v13, m[blake2b_sigma[r][12]], m[blake2b_sigma[r][13]]);                \
+        B2G(v3, v4, v9, v14, m[blake2b_sigma[r][14]], m[blake2b_sigma[r][15]]);                \
+    } while (0)
+
+static void blake2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t counter, int last) {
+    uint64_t m[16];
+    for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
+    uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+    uint64_t v8 = blake2b_iv[0], v9 = blake2b_iv[1], v10 = blake2b_iv[2], v11 = blake2b_iv[3];
+    /* The counter's high word stays 0: inputs are far below 2^64 bytes. */
+    uint64_t v12 = blake2b_iv[4] ^ counter, v13 = blake2b_iv[5];
+    uint64_t v14 = last ? ~blake2b_iv[6] : blake2b_iv[6], v15 = blake2b_iv[7];
+    B2ROUND(0);
+    B2ROUND(1);
+    B2ROUND(2);
+    B2ROUND(3);
+    B2ROUND(4);
+    B2ROUND(5);
+    B2ROUND(6);
+    B2ROUND(7);
+    B2ROUND(8);
+    B2ROUND(9);
+    B2ROUND(10);
+    B2ROUND(11);
+    h[0] ^= v0 ^ v8;
+    h[1] ^= v1 ^ v9;
+    h[2] ^= v2 ^ v10;
+    h[3] ^= v3 ^ v11;
+    h[4] ^= v4 ^ v12;
+    h[5] ^= v5 ^ v13;
+    h[6] ^= v6 ^ v14;
+    h[7] ^= v7 ^ v15;
+}
+
+static uint64_t blake2b_64(const uint8_t *data, size_t len) {
+    uint64_t h[8];
+    memcpy(h, blake2b_iv, sizeof h);
+    h[0] ^= UINT64_C(0x01010000) ^ 8; /* fanout 1, depth 1, no key, 8-byte digest */
+    size_t done = 0;
+    while (len - done > 128) {
+        done += 128;
+        blake2b_compress(h, data + done - 128, (uint64_t)done, 0);
+    }
+    uint8_t last[128] = {0};
+    memcpy(last, data + done, len - done);
+    blake2b_compress(h, last, (uint64_t)len, 1);
+    return h[0];
+}
+
+/* The lowercase of each Latin-1 character (str.lower keeps Latin-1 text in Latin-1, one
+ * character for one) and its UTF-8 length. */
+static uint8_t lower1[256];
+/* 1: " "; 2: any other whitespace, or not ASCII (two bytes of UTF-8); 0: the rest. */
+static uint8_t hash_class1[256];
+static int lower1_exact = 1; /* 0 if some Latin-1 character lowers out of Latin-1 (none does) */
+
+/* text_hash(text) -> int: blake2b (8 bytes, little-endian, >> 1) of the UTF-8 of
+ * " ".join(text.lower().split()), for Latin-1 text; -1 for wider text (hashed in Python, where
+ * str.lower may change a character's count). */
+static PyObject *text_hash(PyObject *Py_UNUSED(module), PyObject *text) {
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    if (text_view(text, "text_hash", &kind, &data, &n) < 0) return NULL;
+    if (kind != PyUnicode_1BYTE_KIND || !lower1_exact) return PyLong_FromLong(-1);
+    const Py_UCS1 *s = (const Py_UCS1 *)data;
+    uint8_t stack[4096];
+    uint8_t *buf = stack;
+    if (n > (Py_ssize_t)sizeof stack / 2) {
+        buf = PyMem_Malloc((size_t)n * 2);
+        if (buf == NULL) return PyErr_NoMemory();
+    }
+    /* Most passages are ASCII with single spaces: lowered byte for byte (branch-free), and
+     * hashed as they are when no byte asked for more. */
+    unsigned odd = 0, after_space = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned c = hash_class1[s[i]];
+        buf[i] = lower1[s[i]];
+        odd |= (c >> 1) | (c & after_space);
+        after_space = c & 1;
+    }
+    if (!(odd | (n && after_space))) {
+        uint64_t h = blake2b_64(buf, (size_t)n);
+        if (buf != stack) PyMem_Free(buf);
+        return PyLong_FromUnsignedLongLong(h >> 1);
+    }
+    /* Lowered, whitespace runs made one space, none at either end, encoded as UTF-8. */
+    size_t len = 0;
+    int pending_space = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS1 c = lower1[s[i]];
+        if (space1[c]) {
+            pending_space = len > 0;
+            continue;
+        }
+        if (pending_space) {
+            buf[len++] = ' ';
+            pending_space = 0;
+        }
+        if (c < 0x80) {
+            buf[len++] = c;
+        } else {
+            buf[len++] = (uint8_t)(0xc0 | c >> 6);
+            buf[len++] = (uint8_t)(0x80 | (c & 0x3f));
+        }
+    }
+    uint64_t h = blake2b_64(buf, len);
+    if (buf != stack) PyMem_Free(buf);
+    return PyLong_FromUnsignedLongLong(h >> 1);
+}
+
 /* A word character as the re module's \w has it for str patterns: str.isalnum() or "_". */
 static uint8_t word1[256];
 
 static inline int is_word(Py_UCS4 c) { return c < 256 ? word1[c] : (c == '_' || Py_UNICODE_ISALNUM(c)); }
 
+/* The words of the last whole_words call, prepared: a tuple is immutable and is held here, so
+ * the same object means the same words (the build passes one tuple for every paragraph). */
+#define SHORT_WORD 64
+typedef struct {
+    Py_ssize_t len;
+    int kind;
+    const void *data;
+} Word;
+static PyObject *prepared_words;
+/* Bit len of lengths[c]: some word of that length (< SHORT_WORD) starts with Latin-1 c. */
+static uint64_t lengths[256];
+/* The words starting with Latin-1 c (shorter than SHORT_WORD) are by_first[first[c] ..
+ * first[c + 1]); the others (above Latin-1, or long) are by_first[first[256] ..]. */
+static Py_ssize_t first[257];
+static Word *by_first;
+static Py_ssize_t word_count;
+
+static int prepare_words(PyObject *words) {
+    if (words == prepared_words) return 0;
+    Py_ssize_t nw = PyTuple_GET_SIZE(words);
+    for (Py_ssize_t w = 0; w < nw; w++) {
+        PyObject *word = PyTuple_GET_ITEM(words, w);
+        if (!PyUnicode_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "words must be str");
+            return -1;
+        }
+        if (READY(word) < 0) return -1;
+    }
+    Word *table = PyMem_Malloc((size_t)(nw ? nw : 1) * sizeof(Word));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* Bucketed by first character (a counting sort); empty words are never a run. */
+    Py_ssize_t count[257] = {0};
+    for (Py_ssize_t w = 0; w < nw; w++) {
+        PyObject *word = PyTuple_GET_ITEM(words, w);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(word);
+        if (len == 0) continue;
+        Py_UCS4 c = PyUnicode_READ_CHAR(word, 0);
+        count[c < 256 && len < SHORT_WORD ? c : 256]++;
+    }
+    Py_ssize_t at = 0;
+    for (int c = 0; c < 257; c++) {
+        first[c] = at;
+        at += count[c];
+    }
+    word_count = at;
+    Py_ssize_t fill[257];
+    memcpy(fill, first, sizeof fill);
+    memset(lengths, 0, sizeof lengths);
+    for (Py_ssize_t w = 0; w < nw; w++) {
+        PyObject *word = PyTuple_GET_ITEM(words, w);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(word);
+        if (len == 0) continue;
+        Py_UCS4 c = PyUnicode_READ_CHAR(word, 0);
+        int bucket = c < 256 && len < SHORT_WORD ? (int)c : 256;
+        if (bucket < 256) lengths[bucket] |= UINT64_C(1) << len;
+        table[fill[bucket]++] = (Word){len, PyUnicode_KIND(word), PyUnicode_DATA(word)};
+    }
+    PyMem_Free(by_first);
+    by_first = table;
+    Py_INCREF(words);
+    Py_XSETREF(prepared_words, words);
+    return 0;
+}
+
+/* Whether the run [start, start + len) of text is one of by_first[from .. to). */
+static int is_one_of(Py_ssize_t from, Py_ssize_t to, int kind, const void *data, Py_ssize_t start,
+                     Py_ssize_t len) {
+    for (Py_ssize_t w = from; w < to; w++) {
+        const Word *word = &by_first[w];
+        if (word->len != len) continue;
+        if (word->kind == kind) {
+            if (memcmp(word->data, (const char *)data + start * kind, (size_t)(len * kind)) == 0) return 1;
+            continue;
+        }
+        Py_ssize_t k = 0;
+        while (k < len && PyUnicode_READ(word->kind, word->data, k) == PyUnicode_READ(kind, data, start + k)) k++;
+        if (k == len) return 1;
+    }
+    return 0;
+}
+
+/* Each maximal run of word characters, in order; a run is compared with the words only when a
+ * word has its first character and length, so most runs cost a table lookup. */
+#define WHOLE_WORDS(T, WORD)                                                                   \
+    do {                                                                                       \
+        const T *s = (const T *)data;                                                          \
+        Py_ssize_t i = 0;                                                                      \
+        while (i < n) {                                                                        \
+            while (i < n && !WORD(s[i])) i++;                                                  \
+            if (i >= n) break;                                                                 \
+            Py_ssize_t start = i;                                                              \
+            Py_UCS4 c0 = s[i];                                                                 \
+            while (i < n && WORD(s[i])) i++;                                                   \
+            Py_ssize_t len = i - start;                                                        \
+            int found = c0 < 256 && len < SHORT_WORD && (lengths[c0] >> len & 1) &&            \
+                        is_one_of(first[c0], first[c0 + 1], kind, data, start, len);           \
+            if (!found && (first[256] == word_count ||                                         \
+                           !is_one_of(first[256], word_count, kind, data, start, len)))        \
+                continue;                                                                      \
+            PyObject *span = Py_BuildValue("(nn)", start, i);                                  \
+            if (span == NULL || PyList_Append(out, span) < 0) {                                \
+                Py_XDECREF(span);                                                              \
+                Py_DECREF(out);                                                                \
+                return NULL;                                                                   \
+            }                                                                                  \
+            Py_DECREF(span);                                                                   \
+        }                                                                                      \
+    } while (0)
+
+#define WORD1(c) word1[c]
+
 /* whole_words(text, words) -> [(start, end), ...]: every maximal run of word characters of text
- * that equals one of words (a tuple of str), in order: the spans \b(?:w1|w2|...)\b finds.
- * A run is compared only when its first character and length are those of some word, so most
- * runs cost a table lookup. */
+ * that equals one of words (a tuple of str), in order: the spans \b(?:w1|w2|...)\b finds. */
 static PyObject *whole_words(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *text, *words;
     if (!PyArg_ParseTuple(args, "UO!:whole_words", &text, &PyTuple_Type, &words)) return NULL;
-    if (READY(text) < 0) return NULL;
-    Py_ssize_t nw = PyTuple_GET_SIZE(words), max_len = 0;
-    uint8_t first[256] = {0}; /* a word starts with this Latin-1 character */
-    int other_first = 0;      /* some word starts above Latin-1 */
-    for (Py_ssize_t w = 0; w < nw; w++) {
-        PyObject *word = PyTuple_GET_ITEM(words, w);
-        if (!PyUnicode_Check(word) || READY(word) < 0) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "words must be str");
-            return NULL;
-        }
-        Py_ssize_t len = PyUnicode_GET_LENGTH(word);
-        if (len == 0) continue; /* never a run of word characters */
-        Py_UCS4 c = PyUnicode_READ_CHAR(word, 0);
-        if (c < 256) first[c] = 1;
-        else other_first = 1;
-        if (len > max_len) max_len = len;
-    }
+    if (READY(text) < 0 || prepare_words(words) < 0) return NULL;
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0;
-    while (i < n) {
-        while (i < n && !is_word(PyUnicode_READ(kind, data, i))) i++;
-        if (i >= n) break;
-        Py_ssize_t start = i;
-        Py_UCS4 c0 = PyUnicode_READ(kind, data, i);
-        while (i < n && is_word(PyUnicode_READ(kind, data, i))) i++;
-        Py_ssize_t len = i - start;
-        if (len > max_len || (c0 < 256 ? !first[c0] : !other_first)) continue;
-        for (Py_ssize_t w = 0; w < nw; w++) {
-            PyObject *word = PyTuple_GET_ITEM(words, w);
-            if (PyUnicode_GET_LENGTH(word) != len) continue;
-            int wkind = PyUnicode_KIND(word);
-            const void *wdata = PyUnicode_DATA(word);
-            Py_ssize_t k = 0;
-            while (k < len && PyUnicode_READ(wkind, wdata, k) == PyUnicode_READ(kind, data, start + k)) k++;
-            if (k < len) continue;
-            PyObject *span = Py_BuildValue("(nn)", start, i);
-            if (span == NULL || PyList_Append(out, span) < 0) {
-                Py_XDECREF(span);
-                Py_DECREF(out);
-                return NULL;
-            }
-            Py_DECREF(span);
-            break;
-        }
-    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (kind == PyUnicode_1BYTE_KIND)
+        WHOLE_WORDS(Py_UCS1, WORD1);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        WHOLE_WORDS(Py_UCS2, is_word);
+    else
+        WHOLE_WORDS(Py_UCS4, is_word);
     return out;
 }
 
@@ -573,6 +848,11 @@ static PyMethodDef module_methods[] = {
     {"whole_words", whole_words, METH_VARARGS,
      "The (start, end) of every whole word of text that is one of words, in order."},
     {"isprintable", isprintable, METH_O, "str.isprintable(text), faster for Latin-1 text."},
+    {"folded_line", folded_line, METH_O,
+     "text.isprintable() and ' '.join(text.split()) == text, in one pass for Latin-1 text."},
+    {"text_hash", text_hash, METH_O,
+     "blake2b (8 bytes, little-endian, >> 1) of ' '.join(text.lower().split()) as UTF-8, for\n"
+     "Latin-1 text; -1 for wider text."},
     {"spaces_folded", spaces_folded, METH_O,
      "Whether ' '.join(text.split()) == text: no whitespace but single inner spaces."},
     {NULL, NULL, 0, NULL},
@@ -646,6 +926,11 @@ PyMODINIT_FUNC PyInit__chunks(void) {
         space1[c] = (uint8_t)(Py_UNICODE_ISSPACE(c) != 0);
         printable1[c] = (uint8_t)(Py_UNICODE_ISPRINTABLE(c) != 0);
         word1[c] = (uint8_t)(c == '_' || Py_UNICODE_ISALNUM(c));
+        line_class1[c] = c == ' ' ? 1 : Py_UNICODE_ISPRINTABLE(c) ? 0 : 2;
+        Py_UCS4 lower = Py_UNICODE_TOLOWER(c);
+        lower1[c] = (uint8_t)lower;
+        if (lower >= 256) lower1_exact = 0;
+        hash_class1[c] = c == ' ' ? 1 : (c >= 0x80 || Py_UNICODE_ISSPACE(c)) ? 2 : 0;
     }
     if (PyType_Ready(&TableType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);

@@ -16,8 +16,10 @@ from askbot.search.analysis import STOPWORDS, clean_text
 from askbot.search.models import Article, Passage, Skipped
 
 try:  # the compiled helpers (setup.py); optional, as the search kernel is
+    from askbot.search._chunks import folded_line as _folded_line
     from askbot.search._chunks import whole_words as _whole_words
 except ImportError:  # pragma: no cover - only without a C compiler
+    _folded_line = None  # type: ignore[assignment]
     _whole_words = None  # type: ignore[assignment]
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
@@ -127,18 +129,27 @@ def _decode(data: bytes) -> str:
 _ASCII_CONTROL = bytes(range(32)) + b"\x7f"
 
 
-def _one_line(text: str) -> str:
-    """``text`` cleaned, its whitespace runs collapsed to one space, stripped."""
-    # Most blocks are one line already. A printable text holds no character clean_text removes
-    # (all are control or format characters) and no whitespace but " " (every other whitespace
-    # character is unprintable), so it is unchanged unless a space is doubled or at an end.
+def _folded_line_py(text: str) -> bool:
+    """Whether ``text`` is printable with no whitespace but single inner spaces (``_one_line``
+    keeps it as it is); ``_chunks.folded_line`` in Python."""
     # ASCII is printable but for its control bytes, which deleting them finds sooner than
     # str.isprintable() (a Unicode table lookup per character).
     if text.isascii():
         printable = len(text.encode("ascii").translate(None, _ASCII_CONTROL)) == len(text)
     else:
         printable = text.isprintable()
-    if printable and "  " not in text and text[:1] != " " and text[-1:] != " ":
+    return printable and "  " not in text and text[:1] != " " and text[-1:] != " "
+
+
+_is_folded_line: Callable[[str], bool] = _folded_line_py if _folded_line is None else _folded_line
+
+
+def _one_line(text: str) -> str:
+    """``text`` cleaned, its whitespace runs collapsed to one space, stripped."""
+    # Most blocks are one line already. A printable text holds no character clean_text removes
+    # (all are control or format characters) and no whitespace but " " (every other whitespace
+    # character is unprintable), so it is unchanged unless a space is doubled or at an end.
+    if _is_folded_line(text):
         return text
     # str.split() splits on exactly the characters regex \s matches (str.isspace()), and is
     # several times faster than re.sub(r"\s+", " ", ...).strip() on long paragraphs.
@@ -951,7 +962,22 @@ def split_passages(article: Article, window_words: int = WINDOW_WORDS) -> list[P
     ("..., he noted."), or only continues the previous paragraph's quotation, carries that
     speaker as indexed context, so a question naming the speaker reaches it.
     """
-    passages: list[Passage] = []
+    aid = article.id
+    return [
+        Passage(f"{aid}#{number}" if window == 0 else f"{aid}#{number}.{window}", aid,
+                number, window, text, context, speaker)
+        for number, window, text, context, speaker in passage_rows(article, window_words)
+    ]  # fmt: skip
+
+
+# A passage as a build keeps it: paragraph number, window (0: the whole paragraph), text,
+# context, speaker. The passage id follows from the article's id, the number and the window.
+PassageRow = tuple[int, int, str, str, str]
+
+
+def passage_rows(article: Article, window_words: int = WINDOW_WORDS) -> list[PassageRow]:
+    """The passages of ``split_passages`` as plain tuples: a build needs no Passage objects."""
+    rows: list[PassageRow] = []
     last_speaker = ""
     previous = ""  # the speaker of the paragraph just before
     previous_open = False  # whether the paragraph just before left a quotation open
@@ -979,15 +1005,13 @@ def split_passages(article: Article, window_words: int = WINDOW_WORDS) -> list[P
         previous, previous_open = speaker, left_open and bool(speaker)
         context = speaker if by_pronoun and speaker else ""
         windows = _windows(paragraph, window_words)
-        for w, text in enumerate(windows, start=1):
-            pid = f"{article.id}#{number}" if len(windows) == 1 else f"{article.id}#{number}.{w}"
-            # Positional: id, article_id, paragraph, window, text, context, speaker.
-            passages.append(
-                Passage(
-                    pid, article.id, number, 0 if len(windows) == 1 else w, text, context, speaker
-                )
+        if len(windows) == 1:
+            rows.append((number, 0, windows[0], context, speaker))
+        else:
+            rows.extend(
+                (number, w, text, context, speaker) for w, text in enumerate(windows, start=1)
             )
-    return passages
+    return rows
 
 
 def corpus_fingerprint(

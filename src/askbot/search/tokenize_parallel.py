@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from askbot.search import analysis
 from askbot.search.analysis import _CHAT_MARKUP, _TOKEN, Analyzer, _blank, clean_text
-from askbot.search.corpus import Task, read_part, source_hash, split_passages
+from askbot.search.corpus import Task, passage_rows, read_part, source_hash
 from askbot.search.models import Article, Skipped
 
 try:
@@ -181,6 +181,15 @@ class TermIds:
 
 def text_hash(text: str) -> int:
     """A 63-bit hash of the text with case and spacing folded, to spot syndicated copies."""
+    if _chunks is not None:  # Latin-1 text lowered, folded, encoded and hashed in one C call
+        compiled = _chunks.text_hash(text)
+        if compiled >= 0:
+            return compiled
+    return _text_hash_py(text)
+
+
+def _text_hash_py(text: str) -> int:
+    """``text_hash`` in Python: blake2b of ``" ".join(text.lower().split())``."""
     normal = text.lower()
     if not _spaces_folded(normal):
         normal = " ".join(normal.split())
@@ -218,17 +227,22 @@ class Chunk:
     known: list[tuple[int, int, str, str]] = field(default_factory=list)
 
 
+def _text_hashes(texts: Sequence[str]) -> array[int]:
+    """``text_hash`` of each text, as an int64 array."""
+    if _chunks is None:
+        return array("q", map(_text_hash_py, texts))
+    hashes = array("q", map(_chunks.text_hash, texts))
+    if hashes and min(hashes) < 0:  # text wider than Latin-1: hashed in Python
+        for i in [i for i, h in enumerate(hashes) if h < 0]:
+            hashes[i] = _text_hash_py(texts[i])
+    return hashes
+
+
 def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int = 0) -> Chunk:
     """Split articles into passages and turn each into term ids, text and citation columns."""
     base = len(term_ids.vocab)
     per_article = array("i")
-    paragraph = array("i")
-    window = array("i")
-    hashes = array("q")
-    lengths = array("q")
-    speakers: list[str] = []
-    texts: list[bytes] = []
-    analysed: list[str] = []
+    rows: list[tuple[int, int, str, str, str]] = []
     metas: list[ArticleMeta] = []
     for article in articles:
         metas.append(
@@ -237,17 +251,13 @@ def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int
                 article.author, article.path, article.content_hash, len(article.paragraphs),
             )
         )  # fmt: skip
-        passages = split_passages(article)
-        per_article.append(len(passages))
-        for p in passages:
-            analysed.append(f"{p.text} {p.context}" if p.context else p.text)
-            paragraph.append(p.paragraph)
-            window.append(p.window)
-            hashes.append(text_hash(p.text))
-            speakers.append(p.speaker)
-            encoded = p.text.encode("utf-8")
-            lengths.append(len(encoded))
-            texts.append(encoded)
+        found = passage_rows(article)
+        per_article.append(len(found))
+        rows += found
+    # Column by column, each a C-level map over the rows: no Python loop per passage.
+    paragraph, window, texts, contexts, speakers = zip(*rows, strict=True) if rows else ((),) * 5
+    analysed = [f"{t} {c}" if c else t for t, c in zip(texts, contexts, strict=True)]
+    encoded = list(map(str.encode, texts))
     tokens, doc_len = term_ids.batch(analysed)
     return Chunk(
         new_terms=list(term_ids.vocab)[base:],
@@ -256,12 +266,12 @@ def analyse_articles(articles: Sequence[Article], term_ids: TermIds, worker: int
         token_ids=tokens.astype(np.int32).tobytes(),
         doc_len=doc_len.astype(np.int32).tobytes(),
         passages_per_article=per_article.tobytes(),
-        paragraph=paragraph.tobytes(),
-        window=window.tobytes(),
-        hashes=hashes.tobytes(),
-        speakers=speakers,
-        text_lengths=lengths.tobytes(),
-        text=b"".join(texts),
+        paragraph=array("i", paragraph).tobytes(),
+        window=array("i", window).tobytes(),
+        hashes=_text_hashes(texts).tobytes(),
+        speakers=list(speakers),
+        text_lengths=array("q", map(len, encoded)).tobytes(),
+        text=b"".join(encoded),
         articles=metas,
     )
 

@@ -1,0 +1,140 @@
+"""The build workers' compiled shortcuts give exactly what their Python definitions give."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pytest
+from conftest import BUNDLED_CORPUS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from askbot.search import corpus as corpus_module
+from askbot.search import tokenize_parallel
+from askbot.search.analysis import Analyzer
+from askbot.search.corpus import (
+    _folded_line_py,
+    _one_line,
+    load_corpus,
+    passage_rows,
+    split_passages,
+)
+from askbot.search.models import Article
+from askbot.search.tokenize_parallel import TermIds, _text_hash_py, analyse_articles, text_hash
+
+ARTICLES = list(load_corpus(BUNDLED_CORPUS).articles)
+LATIN1 = [chr(c) for c in range(256)]
+_PIECES = st.sampled_from(
+    [" ", "  ", "\t", "\n", "\x1c", "\x85", "\xa0", "\x00", "\x7f", "\xad", "É", "ß", "ÿ", "µ",
+     "İ", "Σ", "中", "😀", "\u200b", "\u2028", "Said", "SAID", "a", "Z", "."]
+)  # fmt: skip
+# No lone surrogates: passage text is valid UTF-8 (text_hash encodes it strictly).
+TEXTS = st.one_of(
+    st.text(st.characters(blacklist_categories=("Cs",))),
+    st.lists(_PIECES, max_size=30).map("".join),
+)
+
+
+def _chunks() -> Any:
+    if tokenize_parallel._chunks is None:
+        pytest.fail("askbot.search._chunks is not built (pip install -e . needs gcc)")
+    return tokenize_parallel._chunks
+
+
+def _blake(text: str) -> int:
+    normal = " ".join(text.lower().split()).encode()
+    return int.from_bytes(hashlib.blake2b(normal, digest_size=8).digest(), "little") >> 1
+
+
+def test_compiled_folded_line_agrees_with_python_for_every_latin1_character() -> None:
+    """folded_line (printable, single inner spaces) answers as _folded_line_py, any Latin-1."""
+    folded_line = _chunks().folded_line
+    for c in LATIN1:
+        for text in (c, f"a{c}b", f"{c} b", f"a {c}", f"a{c}{c}b", f"a{c}€"):
+            assert folded_line(text) == _folded_line_py(text), (hex(ord(c)), text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(TEXTS)
+def test_compiled_folded_line_is_printable_and_split_joined(text: str) -> None:
+    """folded_line(text) is text.isprintable() and ' '.join(text.split()) == text, any text."""
+    want = text.isprintable() and " ".join(text.split()) == text
+    assert _chunks().folded_line(text) == want
+    assert _folded_line_py(text) == want
+
+
+def test_one_line_without_the_compiled_check_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python check keeps and cleans exactly the blocks the compiled one does."""
+    texts = ["a b", "a  b", " a", "a ", "Bie\u200bgun said", "x\x1fy", "“quoted” é", "\xa0a", ""]
+    compiled = [_one_line(t) for t in texts]
+    monkeypatch.setattr(corpus_module, "_is_folded_line", _folded_line_py)
+    assert [_one_line(t) for t in texts] == compiled
+
+
+def test_compiled_text_hash_is_blake2b_of_every_latin1_character_lowered() -> None:
+    """Each Latin-1 character, alone and in text, hashes as blake2b of the lowered, folded text."""
+    compiled = _chunks().text_hash
+    for c in LATIN1:
+        for text in (c, f"x{c}Y {c}", f" {c}{c} "):
+            assert compiled(text) == _blake(text), hex(ord(c))
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 129, 255, 256, 257, 2047, 2048, 2049, 5000])
+def test_compiled_text_hash_handles_every_block_boundary(size: int) -> None:
+    """Inputs around BLAKE2b's 128-byte blocks (and the stack buffer's size) hash right."""
+    for text in ("a" * size, ("Ab " * size)[:size], ("é\t" * size)[:size]):
+        assert _chunks().text_hash(text) == _blake(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(TEXTS)
+def test_text_hash_is_the_same_compiled_and_in_python(text: str) -> None:
+    """The compiled hash gives the Python one for Latin-1 text and -1 (not hashed) otherwise."""
+    compiled = _chunks().text_hash(text)
+    assert compiled == (_blake(text) if max(map(ord, text), default=0) < 256 else -1)
+    assert text_hash(text) == _text_hash_py(text) == _blake(text)
+
+
+def test_whole_words_follows_a_change_of_word_list() -> None:
+    """The prepared word list is the one passed: a second list is not matched as the first."""
+    whole_words = _chunks().whole_words
+    text = "he said, she wrote; they added"
+    said, wrote, added = (text.index(w) for w in ("said", "wrote", "added"))
+    assert whole_words(text, ("said", "added")) == [(said, said + 4), (added, added + 5)]
+    assert whole_words(text, ("wrote",)) == [(wrote, wrote + 5)]
+    assert whole_words(text, ()) == []
+    assert whole_words(text, ("said", "added")) == [(said, said + 4), (added, added + 5)]
+
+
+def test_whole_words_finds_wide_and_long_words() -> None:
+    """Words that start above Latin-1, or are 64 characters or longer, are still found."""
+    long_word = "x" * 70
+    words = ("日本", "énoncé", long_word, "ab")
+    text = f"日本 énoncé {long_word} ab abc {long_word}x"
+    want = [(0, 2), (3, 9), (10, 80), (81, 83)]
+    assert _chunks().whole_words(text, words) == want
+
+
+def test_passage_rows_are_the_passages_as_tuples() -> None:
+    """passage_rows gives each passage's number, window, text, context and speaker, in order."""
+    long = Article("long", "T", (" ".join(["One sentence here."] * 80), "Short."))
+    for article in [*ARTICLES, long]:
+        passages = split_passages(article)
+        rows = passage_rows(article)
+        assert rows == [(p.paragraph, p.window, p.text, p.context, p.speaker) for p in passages]
+        assert all(p.id.startswith(f"{article.id}#{p.paragraph}") for p in passages)
+
+
+def test_analysing_no_articles_gives_an_empty_chunk() -> None:
+    """A task whose articles are all known or skipped analyses to empty columns."""
+    chunk = analyse_articles([], TermIds(Analyzer()))
+    assert chunk.speakers == [] and chunk.text == b"" and chunk.hashes == b""
+
+
+def test_wide_passages_are_hashed_in_python() -> None:
+    """A passage wider than Latin-1 gets the Python hash in the chunk's hash column."""
+    article = Article("w", "T", ("Plain text.", "Pyongyang 平壤 said.", "ÉCOLE"))
+    chunk = analyse_articles([article], TermIds(Analyzer()))
+    hashes = list(memoryview(chunk.hashes).cast("q"))
+    assert hashes == [_blake(p.text) for p in split_passages(article)]
