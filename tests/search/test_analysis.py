@@ -159,14 +159,18 @@ def test_discord_mentions_and_everyone_are_not_searched() -> None:
     assert A.terms(question) == ["biegun", "say"]
 
 
+PLAIN = Analyzer(compiled=False)
 _TEXTS = st.lists(_PIECES | st.text(max_size=8), max_size=40).map("".join)
 
 
 @given(_TEXTS, st.sets(st.sampled_from(["biegun", "say", "us", "who", "1000.5", "korea", "café"])))
 def test_spans_of_are_the_spans_with_a_wanted_term(text: str, wanted: set[str]) -> None:
-    """spans_of gives exactly the spans whose term is wanted, however the text is spaced."""
+    """Compiled or not, spans_of gives exactly the spans whose term is wanted, however the text
+    is spaced."""
     for t in (text, text.upper(), " ".join(text.split())):
-        assert A.spans_of(t, frozenset(wanted)) == [s for s in A.spans(t) if s[0] in wanted]
+        expected = [s for s in A.spans(t) if s[0] in wanted]
+        assert A.spans_of(t, frozenset(wanted)) == expected
+        assert PLAIN.spans_of(t, frozenset(wanted)) == expected
 
 
 def _pairs_of(texts: list[str]) -> frozenset[tuple[str, str]]:
@@ -182,14 +186,14 @@ def test_adjacent_pairs_are_the_pairs_met_in_each_groups_terms(groups: list[list
     expected = [
         analysis.adjacent_in(pairs, [t for text in g for t in A.terms(text)]) for g in groups
     ]
-    assert Analyzer(compiled=False).adjacent_pairs(groups, pairs) == expected
+    assert PLAIN.adjacent_pairs(groups, pairs) == expected
     assert A.adjacent_pairs(groups, pairs) == expected
 
 
 def test_adjacent_pairs_skip_stopwords_and_window_breaks_but_not_groups() -> None:
     """'Biegun said' matches across a stopword and across two texts of a group, not two groups."""
     pair = frozenset({("biegun", "say")})
-    for analyzer in (A, Analyzer(compiled=False)):
+    for analyzer in (A, PLAIN):
         assert analyzer.adjacent_pairs([["Biegun of the", "SAID"]], pair) == [[("biegun", "say")]]
         assert analyzer.adjacent_pairs([["Biegun"], ["said"]], pair) == [[], []]
 
@@ -205,3 +209,15 @@ def test_adjacent_pairs_table_is_renewed_when_full(monkeypatch: pytest.MonkeyPat
         found = analyzer.adjacent_pairs([[text]], frozenset({("biegun", "say"), ("say", "talk")}))
         assert found == [[("biegun", "say")]]
     assert analyzer._table is not None and len(analyzer._table) <= 25
+
+
+def test_highlight_table_is_renewed_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled chunk ids for highlighting are replaced when full and still give the spans."""
+    if not A.compiled:
+        pytest.skip("no compiled chunk table")
+    monkeypatch.setattr(analysis, "CACHE_ENTRIES", 20)
+    analyzer = Analyzer()
+    for i in range(30):
+        text = f"w{i:02d}  Biegun said talks{i} week{i}"
+        assert analyzer.spans_of(text, {"biegun"}) == [("biegun", 5, 11)]
+    assert analyzer._ordinals is not None and len(analyzer._ordinals._table) <= 25

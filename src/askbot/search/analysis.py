@@ -340,6 +340,58 @@ def adjacent_in(pairs: Set[tuple[_T, _T]], terms: Iterable[_T]) -> list[tuple[_T
     return list(dict.fromkeys(filter(pairs.__contains__, zip(seq, following, strict=False))))
 
 
+class _ChunkOrdinals:
+    """Whitespace chunks -> one id each, through the compiled chunk table, for highlighting.
+
+    The table's callback gives every new chunk the next id and keeps its spans (as
+    ``Analyzer.spans`` finds them) and length, and notes the chunk under each of its terms. A
+    text then goes to one id per chunk in C, the chunks holding a wanted term are picked by id,
+    and their offsets come from the lengths of the chunks before them.
+    """
+
+    def __init__(self, spans: Callable[[str, bool], tuple[tuple[str, int, int], ...]]) -> None:
+        self._analyse = spans
+        self._table = _chunks.ChunkTable(int.from_bytes(os.urandom(8), "little"))
+        self._spans: list[tuple[tuple[str, int, int], ...]] = []
+        self._lengths: list[int] = []
+        self._with_term: dict[str, list[int]] = {}
+
+    def full(self) -> bool:
+        """Whether the table holds as many chunks as the analyzer's caches may (then renewed)."""
+        return len(self._table) >= CACHE_ENTRIES
+
+    def _add(self, chunk: str, shouted: bool) -> list[int]:
+        spans = self._analyse(chunk, not shouted)
+        cid = len(self._spans)
+        self._spans.append(spans)
+        self._lengths.append(len(chunk))
+        for term in dict.fromkeys(t for t, _, _ in spans):
+            self._with_term.setdefault(term, []).append(cid)
+        return [cid]
+
+    def spans_of(self, text: str, shouted: bool, wanted: Set[str]) -> list[tuple[str, int, int]]:
+        """The spans of (markup-blanked) ``text`` whose term is in ``wanted``."""
+        found, _ = self._table.batch([text], b"\x01" if shouted else b"\x00", self._add)
+        ids = np.frombuffer(found, dtype=np.int32).tolist()
+        with_term = self._with_term
+        hit_ids = set(chain.from_iterable(with_term.get(t, ()) for t in wanted))
+        hit = list(compress(range(len(ids)), map(hit_ids.__contains__, ids)))
+        if not hit:
+            return []
+        ends = list(accumulate(map(self._lengths.__getitem__, ids)))
+        # As many whitespace characters as gaps between chunks: one between each two and none
+        # at either end, so a chunk starts one character after the ones before it.
+        if ends[-1] + len(ids) - 1 == len(text):
+            starts = [ends[i - 1] + i if i else 0 for i in hit]
+        else:
+            every = [m.start() for m in _CHUNK.finditer(text)]
+            starts = [every[i] for i in hit]
+        out: list[tuple[str, int, int]] = []
+        for i, at in zip(hit, starts, strict=True):
+            out += [(t, at + s, at + e) for t, s, e in self._spans[ids[i]] if t in wanted]
+        return out
+
+
 class Analyzer:
     """Turns text into index terms; the same instance analyses passages and questions."""
 
@@ -365,6 +417,7 @@ class Analyzer:
         self._compiled = compiled and _chunks is not None
         self._table: _chunks.ChunkTable | None = None
         self._ids: dict[str, int] = {}
+        self._ordinals: _ChunkOrdinals | None = None
 
     def fingerprint(self) -> str:
         """A hash of everything that changes which terms a text produces."""
@@ -454,13 +507,17 @@ class Analyzer:
         """The ``spans`` of ``text`` whose term is in ``wanted``, in order.
 
         Highlighting a passage needs only the few spans of question terms: the chunks holding
-        one are found by mapping every chunk to its (cached) terms in C (``map``, ``compress``),
-        and only those chunks' offsets are worked out, so a passage costs a few microseconds
-        rather than a Python step per word.
+        one are found first and only their offsets are worked out. With the compiled chunk
+        table a text's chunks are looked up in C (see ``_ChunkOrdinals``); without it, by
+        mapping every chunk to its cached terms (``map``, ``compress``, also C loops).
         """
-        acronyms = not (text if text.isprintable() else clean_text(text)).isupper()
+        acronyms = not (text if _isprintable(text) else clean_text(text)).isupper()
         if "<" in text or "@" in text:
             text = _CHAT_MARKUP.sub(_blank, text)
+        if self._compiled:
+            if self._ordinals is None or self._ordinals.full():
+                self._ordinals = _ChunkOrdinals(self._chunk_spans)
+            return self._ordinals.spans_of(text, not acronyms, wanted)
         spans = self._spans_acronyms if acronyms else self._spans_plain
         terms = self._chunks_acronyms if acronyms else self._chunks_plain
         parts = text.split()
@@ -469,8 +526,10 @@ class Analyzer:
         hit = list(compress(range(len(parts)), map(not_, disjoint)))
         if not hit:
             return []
-        if " ".join(parts) == text:  # single spaces: a chunk starts after the ones before it
-            ends = list(accumulate(map(len, parts)))
+        ends = list(accumulate(map(len, parts)))
+        # As many whitespace characters as gaps between chunks: one between each two and none
+        # at either end, so a chunk starts one character after the ones before it.
+        if ends[-1] + len(parts) - 1 == len(text):
             starts = [ends[i - 1] + i if i else 0 for i in hit]
         else:
             every = [m.start() for m in _CHUNK.finditer(text)]

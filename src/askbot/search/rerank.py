@@ -286,10 +286,12 @@ def rerank(
         share = sum([lighter[p] for p in possible]) / total if total > 0 else 0.0
         bound = base + rw.proximity * share
         pending.append((-bound, -hit.score, hit.doc, i, base, cov, matched, possible))
+    by_paragraph = list(pending)
     pending.sort()
     adjacent: dict[int, list[tuple[str, str]]] = {}
-    chosen: list[tuple[float, float, int, ParagraphMatch]] = []  # a min-heap of the best
-    for at, (neg_bound, _, _, i, base, cov, matched, possible) in enumerate(pending):
+    # A min-heap of the best: (score, window score, -passage, i, proximity).
+    chosen: list[tuple[float, float, int, int, float]] = []
+    for at, (neg_bound, _, _, i, base, _, _, possible) in enumerate(pending):
         if len(chosen) >= limit and -neg_bound < chosen[0][0]:
             break
         prox = 0.0
@@ -302,15 +304,20 @@ def rerank(
             found = [pair for pair in adjacent[i] if pair in possible]
             prox = pair_weight(weights, _as_found(found))
         hit = best[i]
-        match = ParagraphMatch(
-            docs=spans[i], best=hit, bm25=bm25[i], coverage=cov, proximity=prox,
-            matched=matched, score=base + rw.proximity * prox, copies=tuple(copies.get(hit.doc, ())),
-        )  # fmt: skip
         # Heap order is worst first: lowest score, then lowest BM25, then highest passage.
-        entry = (match.score, hit.score, -hit.doc, match)
+        entry = (base + rw.proximity * prox, hit.score, -hit.doc, i, prox)
         if len(chosen) < limit:
             heapq.heappush(chosen, entry)
         elif entry[:3] > chosen[0][:3]:
             heapq.heapreplace(chosen, entry)
-    ranked = sorted(chosen, key=lambda e: e[:3], reverse=True)
-    return [e[3] for e in ranked]
+    out = []
+    for score, _, _, i, prox in sorted(chosen, key=lambda e: e[:3], reverse=True):
+        hit = best[i]
+        _, _, _, _, _, cov, matched, _ = by_paragraph[i]
+        out.append(
+            ParagraphMatch(
+                docs=spans[i], best=hit, bm25=bm25[i], coverage=cov, proximity=prox,
+                matched=matched, score=score, copies=tuple(copies.get(hit.doc, ())),
+            )
+        )  # fmt: skip
+    return out
