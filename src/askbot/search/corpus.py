@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import hashlib
 import json
@@ -9,8 +10,12 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from askbot.search.analysis import STOPWORDS, clean_text
 from askbot.search.models import Article, Passage, Skipped
@@ -425,26 +430,29 @@ def plan_tasks(
                 texts.append(part)
             continue
         try:
-            data = _read_checked(path, max_file_bytes)
+            if bulk:
+                size, ends = _line_ends_checked(path, max_file_bytes)
+            else:
+                size = len(_read_checked(path, max_file_bytes))
         except ValueError as exc:
             skipped.append(Skipped(rel, str(exc)))
             continue
         if stamps is not None and stamp is not None:
             stamps[rel] = stamp
         if not bulk:
-            texts.append(FilePart(str(path), rel, False, 0, len(data), 1, article_id))
-            text_bytes += len(data)
+            texts.append(FilePart(str(path), rel, False, 0, size, 1, article_id))
+            text_bytes += size
             if text_bytes >= task_bytes or len(texts) >= TASK_TEXT_FILES:
                 yield from flush_texts()
             continue
         yield from flush_texts()
         start, line = 0, 1
-        while start < len(data):
-            cut = data.find(b"\n", start + task_bytes)
-            end = len(data) if cut < 0 else cut + 1
+        while start < size:
+            k = int(np.searchsorted(ends, start + task_bytes))  # the first line end from there
+            end = size if k == ends.shape[0] else int(ends[k]) + 1
             yield Task((FilePart(str(path), rel, True, start, end, line),), tuple(skipped))
             skipped = []
-            line += data.count(b"\n", start, end)
+            line += k + (k < ends.shape[0]) - int(np.searchsorted(ends, start))
             start = end
     yield from flush_texts()
     if skipped:
@@ -453,19 +461,72 @@ def plan_tasks(
 
 def _read_checked(path: Path, max_file_bytes: int) -> bytes:
     """A corpus file's bytes, known to decode; raises ValueError with the reason it is skipped."""
+    with _reading(path, max_file_bytes):
+        data = path.read_bytes()
+    _check_text(data)
+    return data
+
+
+@contextmanager
+def _reading(path: Path, max_file_bytes: int) -> Iterator[None]:
+    """Check a corpus file's size, then read it in the block: a reason it cannot be read (or is
+    too large or empty) is raised as ValueError."""
     try:
         size = path.stat().st_size
         if size > max_file_bytes:
             raise ValueError(f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit")
         if size == 0:
             raise ValueError("empty file")
-        data = path.read_bytes()
+        yield
     except PermissionError:
         raise ValueError("permission denied (cannot read the file)") from None
     except OSError as exc:
         raise ValueError(exc.strerror or str(exc)) from None
-    _check_text(data)
-    return data
+
+
+# A JSONL file is checked and cut into tasks from blocks of this many bytes read into one
+# buffer: planning never holds a whole file (nor pays for a fresh copy of each one).
+CHECK_BLOCK = 4 << 20
+
+
+def _line_ends_checked(path: Path, max_file_bytes: int) -> tuple[int, npt.NDArray[np.int64]]:
+    """A JSONL file's size and the offset of each of its line ends, the file known to decode
+    (as ``_read_checked``'s; raises ValueError with the reason it is skipped)."""
+    with _reading(path, max_file_bytes):
+        scanned = _scan_line_ends(path)
+    if scanned is not None:
+        return scanned
+    data = _read_checked(path, max_file_bytes)  # NUL bytes or not UTF-8: raises the reason
+    return len(data), np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+
+
+def _scan_line_ends(path: Path) -> tuple[int, npt.NDArray[np.int64]] | None:
+    """The file's size and line ends, or None when it may not decode (``_check_text`` says)."""
+    buf = bytearray(CHECK_BLOCK)
+    view = memoryview(buf)
+    decoder: codecs.IncrementalDecoder | None = None  # once a byte is not ASCII
+    ends: list[npt.NDArray[np.int64]] = []
+    at = 0
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(view):
+            block = np.frombuffer(buf, dtype=np.uint8, count=n)
+            if at == 0 and buf.find(b"\x00", 0, min(n, 8192)) >= 0:
+                return None
+            if decoder is None and int(block.max()) >= 0x80:
+                decoder = codecs.getincrementaldecoder("utf-8")()  # the blocks before are ASCII
+            if decoder is not None:
+                try:
+                    decoder.decode(view[:n])
+                except UnicodeDecodeError:
+                    return None
+            ends.append(np.flatnonzero(block == ord("\n")) + at)
+            at += n
+    if decoder is not None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return None
+    return at, np.concatenate(ends) if ends else np.zeros(0, dtype=np.int64)
 
 
 class ArticleIds:

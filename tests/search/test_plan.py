@@ -1,0 +1,88 @@
+"""Planning a build: corpus files checked and cut into tasks of whole lines, read in blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from askbot.search import corpus as corpus_module
+from askbot.search.corpus import load_corpus, plan_tasks
+
+
+def _parts(root: Path, task_bytes: int) -> list[tuple[str, int, int, int]]:
+    return [
+        (p.rel, p.start, p.end, p.first_line)
+        for task in plan_tasks(root, task_bytes=task_bytes)
+        for p in task.parts
+    ]
+
+
+def _skips(root: Path) -> list[tuple[str, str]]:
+    return [(s.path, s.reason) for task in plan_tasks(root) for s in task.skipped_before]
+
+
+def _lines(n: int, word: str = "news") -> bytes:
+    return b"".join(
+        b'{"id": "a%d", "title": "T%d", "text": "%s %d"}\n' % (i, i, word.encode(), i)
+        for i in range(n)
+    )
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 64 bytes: every file here spans many, and lines cross their edges."""
+    monkeypatch.setattr(corpus_module, "CHECK_BLOCK", 64)
+
+
+def test_a_jsonl_file_is_cut_after_a_line_end_with_each_parts_first_line(tmp_path: Path) -> None:
+    """Each part ends at the first line end at or after task_bytes into it, and knows the
+    number of its first line; the last part runs to the end of a file without a final line end."""
+    data = _lines(40).rstrip(b"\n")
+    (tmp_path / "a.jsonl").write_bytes(data)
+    task_bytes = 300
+    want, start, line = [], 0, 1
+    while start < len(data):
+        cut = data.find(b"\n", start + task_bytes)
+        end = len(data) if cut < 0 else cut + 1
+        want.append(("a.jsonl", start, end, line))
+        line += data.count(b"\n", start, end)
+        start = end
+    assert len(want) > 3
+    assert _parts(tmp_path, task_bytes) == want
+
+
+def test_a_character_split_between_two_blocks_still_decodes(tmp_path: Path) -> None:
+    """A multi-byte UTF-8 character across a block edge is not taken for a broken file."""
+    head = b'{"id": "a0", "title": "T", "text": "'
+    data = head + b"x" * (63 - len(head)) + '\u201cquoted\u201d"}\n'.encode() + _lines(3)
+    assert data[63] == 0xE2 and data[64] & 0xC0 == 0x80  # the first block ends inside the quote
+    (tmp_path / "a.jsonl").write_bytes(data)
+    assert _skips(tmp_path) == []
+    assert _parts(tmp_path, 1 << 20) == [("a.jsonl", 0, len(data), 1)]
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + _lines(3))
+    assert _skips(tmp_path) == [] and len(_parts(tmp_path, 1 << 20)) == 1
+
+
+def test_invalid_utf8_after_the_first_block_skips_the_file_with_its_offset(tmp_path: Path) -> None:
+    """The reason names the bad byte and its offset in the file, as loading the corpus says."""
+    data = _lines(10)
+    data = data[:200] + b"\xff" + data[201:]
+    (tmp_path / "a.jsonl").write_bytes(data)
+    (reason,) = [r for _, r in _skips(tmp_path)]
+    assert "not UTF-8 (invalid byte 0xff at offset 200)" in reason
+    assert [(s.path, s.reason) for s in load_corpus(tmp_path).skipped] == [("a.jsonl", reason)]
+
+
+def test_a_truncated_character_at_the_end_skips_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(_lines(3) + b"\xe2\x80")
+    (reason,) = [r for _, r in _skips(tmp_path)]
+    assert reason.startswith("not UTF-8")
+
+
+def test_a_nul_byte_near_the_start_skips_the_file_as_binary(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(b"\x00" + _lines(3))
+    assert _skips(tmp_path) == [("a.jsonl", "binary file (contains NUL bytes)")]
