@@ -86,3 +86,14 @@ def test_a_truncated_character_at_the_end_skips_the_file(tmp_path: Path) -> None
 def test_a_nul_byte_near_the_start_skips_the_file_as_binary(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_bytes(b"\x00" + _lines(3))
     assert _skips(tmp_path) == [("a.jsonl", "binary file (contains NUL bytes)")]
+
+
+def test_ids_are_taken_all_at_once_only_when_all_are_new() -> None:
+    """take_all takes a chunk's ids when none is taken or repeated, else none of them."""
+    ids = corpus_module.ArticleIds()
+    assert ids.take_all(["a", "b"], ["f:1", "f:2"])
+    assert not ids.take_all(["c", "a"], ["f:3", "f:4"])  # "a" is taken
+    assert not ids.take_all(["d", "d"], ["f:5", "f:6"])  # repeated
+    assert ids.duplicate("c", "f:7") is None and ids.duplicate("d", "f:8") is None
+    dup = ids.duplicate("a", "f:9")
+    assert dup is not None and "(first in f:1)" in dup.reason

@@ -522,6 +522,11 @@ def _first_ids_only(
     Known sources (a saved index's articles) take their ids in the same order and go to
     ``kept`` as (saved row, path).
     """
+    articles = chunk.articles
+    # A cold build's chunk: its ids are most likely all new, taken at once.
+    new_ids = not chunk.skipped and not chunk.known
+    if new_ids and ids.take_all([a[0] for a in articles], [a[6] for a in articles]):
+        return chunk, []
     # The chunk's skips and parsed articles, in source order; its known sources (most of a
     # reindex's) are walked in their own order, these few spliced in where they fall.
     events: list[tuple[int, int, Any]] = [(p, 0, s) for p, s in chunk.skipped]
@@ -529,7 +534,6 @@ def _first_ids_only(
     events.sort(key=lambda e: e[0])
     keep = np.ones(len(chunk.articles), dtype=bool)
     skipped: list[Skipped] = []
-    articles = chunk.articles
 
     def other(kind: int, item: Any) -> None:
         if kind == 0:

@@ -543,6 +543,14 @@ class ArticleIds:
             return None
         return Skipped(where, f"duplicate article id {article_id!r} (first in {first})")
 
+    def take_all(self, article_ids: list[str], wheres: list[str]) -> bool:
+        """Take every id at once when none is taken yet or repeated (True); else take none."""
+        seen = self._seen
+        if len(set(article_ids)) != len(article_ids) or not seen.keys().isdisjoint(article_ids):
+            return False
+        seen.update(zip(article_ids, wheres, strict=True))
+        return True
+
 
 def load_corpus(
     root: str | os.PathLike[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
