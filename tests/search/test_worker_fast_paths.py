@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -17,7 +18,9 @@ from askbot.search.corpus import (
     _folded_line_py,
     _one_line,
     load_corpus,
+    parse_jsonl_line,
     passage_rows,
+    split_paragraphs,
     split_passages,
 )
 from askbot.search.models import Article
@@ -138,3 +141,27 @@ def test_wide_passages_are_hashed_in_python() -> None:
     chunk = analyse_articles([article], TermIds(Analyzer()))
     hashes = list(memoryview(chunk.hashes).cast("q"))
     assert hashes == [_blake(p.text) for p in split_passages(article)]
+
+
+def test_passage_rows_without_the_compiled_verb_search_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no _chunks.whole_words the Python verb search finds the same speakers."""
+    compiled = [passage_rows(a) for a in ARTICLES]
+    monkeypatch.setattr(corpus_module, "_whole_words", None)
+    assert [passage_rows(a) for a in ARTICLES] == compiled
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r", "\n"])
+def test_paragraphs_split_the_same_whatever_the_line_ends(newline: str) -> None:
+    """CRLF and CR line ends split into paragraphs as LF ones do."""
+    body = "First  para\nwraps.\n\n\nSecond.\n \nThird."
+    want = ["First para wraps.", "Second.", "Third."]
+    assert split_paragraphs(body.replace("\n", newline)) == want
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_jsonl_text_lines_are_paragraphs_with_either_line_end(newline: str) -> None:
+    """A JSONL text with single line ends (LF or CRLF) has a paragraph per line."""
+    line = json.dumps({"id": "a", "title": "T", "text": f"One.{newline}Two."})
+    assert parse_jsonl_line(line).paragraphs == ("One.", "Two.")

@@ -164,7 +164,9 @@ def _one_line(text: str) -> str:
 def split_paragraphs(body: str) -> list[str]:
     """Blank-line separated paragraphs, each on one line with whitespace collapsed."""
     out = []
-    for block in _BLANK_LINES.split(body.replace("\r\n", "\n").replace("\r", "\n")):
+    if "\r" in body:  # a one-character test is a memchr; a replace that finds nothing is not
+        body = body.replace("\r\n", "\n").replace("\r", "\n")
+    for block in _BLANK_LINES.split(body):
         text = _one_line(block)
         if text:
             out.append(text)
@@ -200,7 +202,12 @@ def source_hash(source: str) -> str:
     unchanged article by its line alone; SHA-256 has CPU instructions on most machines (several
     times faster here than hashlib's blake2b). Saved indexes record ``ARTICLE_HASH``.
     """
-    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return source_hash_of_bytes(source.encode("utf-8", "surrogatepass"))
+
+
+def source_hash_of_bytes(source: bytes) -> str:
+    """``source_hash`` of the text these UTF-8 bytes decode to."""
+    return hashlib.sha256(source).hexdigest()[:32]
 
 
 # Which content hash the articles of an index carry (``source_hash``).
@@ -259,7 +266,9 @@ def parse_jsonl_line(line: str, path: str = "") -> Article:
     missing = [k for k in ("id", "title", "text") if not str(record.get(k) or "").strip()]
     if missing:
         raise ValueError(f"missing field(s): {', '.join(missing)}")
-    text = str(record["text"]).replace("\r\n", "\n")
+    text = str(record["text"])
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     # CMS exports often separate paragraphs by single newlines rather than blank lines.
     paragraphs = split_paragraphs(text if _BLANK_LINES.search(text) else text.replace("\n", "\n\n"))
     if not paragraphs:
@@ -377,6 +386,27 @@ def read_part(part: FilePart) -> Iterator[Source]:
     for lineno, line in enumerate(text.split("\n"), start=part.first_line):
         if line.strip():
             yield Source(f"{part.rel}:{lineno}", line, bulk=True)
+
+
+# The ASCII characters str.strip() strips: a line of only these is blank.
+_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+
+
+def read_lines(part: FilePart) -> Iterator[tuple[str, bytes]]:
+    """A JSONL part's sources as (where, line bytes), not decoded: ``read_part``'s sources,
+    whose texts are these bytes decoded (a reindex hashes a line without decoding it).
+
+    Raises UnicodeDecodeError when a line that is blank but for non-ASCII bytes does not decode.
+    """
+    with open(part.path, "rb") as fh:
+        fh.seek(part.start)
+        data = fh.read(part.end - part.start)
+    if part.start == 0 and data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    for lineno, line in enumerate(data.split(b"\n"), start=part.first_line):
+        stripped = line.strip(_ASCII_SPACE)
+        if stripped and (stripped[0] < 0x80 or line.decode().strip()):
+            yield f"{part.rel}:{lineno}", line
 
 
 def plan_tasks(
@@ -950,12 +980,12 @@ def find_speaker(paragraph: str, last_speaker: str) -> tuple[str, bool]:
     or "according to Name". Returns ("", False) when the paragraph names no speaker.
     """
     masked, _, _ = _mask_quotes(paragraph[:ATTRIBUTION_CHARS])
-    return _attribution(masked, last_speaker)
+    return _attribution(masked, last_speaker, _speech_words(masked))
 
 
-def _attribution(masked: str, last_speaker: str) -> tuple[str, bool]:
+def _attribution(masked: str, last_speaker: str, words: list[tuple[int, int]]) -> tuple[str, bool]:
+    """``find_speaker`` of a masked paragraph whose speech verbs are ``words``."""
     # Most paragraphs have no speech verb outside quotes.
-    words = _speech_words(masked)
     if words:
         named = _speech(masked, last_speaker, words)
         if named is not None:
@@ -1052,9 +1082,22 @@ def passage_rows(article: Article, window_words: int = WINDOW_WORDS) -> list[Pas
     previous_open = False  # whether the paragraph just before left a quotation open
     full_names: dict[str, str] = {}  # surname -> the fullest form the article used
     body = ""
+    # Most paragraphs have no quote, no speech verb and no "according to": their tests are
+    # inlined here (the functions they stand for are the definition).
+    find_words = _speech_words if _whole_words is None else None
     for number, paragraph in enumerate(article.paragraphs, start=1):
-        masked, starts_inside, left_open = _mask_quotes(paragraph[:ATTRIBUTION_CHARS])
-        speaker, by_pronoun = _attribution(masked, last_speaker)
+        masked = paragraph[:ATTRIBUTION_CHARS]
+        if '"' in masked or not (masked.isascii() or ("“" not in masked and "”" not in masked)):
+            masked, starts_inside, left_open = _mask_quotes(masked)
+        else:
+            starts_inside = left_open = False
+        words = (
+            _whole_words(masked, _SPEECH_WORD_TUPLE) if find_words is None else find_words(masked)
+        )
+        if words or "ccording to" in masked:
+            speaker, by_pronoun = _attribution(masked, last_speaker, words)
+        else:
+            speaker, by_pronoun = "", False
         if len(paragraph) > ATTRIBUTION_CHARS:
             _, _, left_open = _mask_quotes(paragraph[-ATTRIBUTION_CHARS:])
         if (
@@ -1077,9 +1120,7 @@ def passage_rows(article: Article, window_words: int = WINDOW_WORDS) -> list[Pas
         if len(windows) == 1:
             rows.append((number, 0, windows[0], context, speaker))
         else:
-            rows.extend(
-                (number, w, text, context, speaker) for w, text in enumerate(windows, start=1)
-            )
+            rows += ((number, w, text, context, speaker) for w, text in enumerate(windows, 1))
     return rows
 
 
