@@ -319,8 +319,11 @@ def test_unchanged_files_are_not_read_again(
     lines[3] = _line("g0-3", 9999, "The zanzibarite ferry sank near the harbour.")
     _jsonl(corpus / "bulk-0.jsonl", lines)
     read: list[str] = []
-    real = tokenize_parallel.read_part
-    monkeypatch.setattr(tokenize_parallel, "read_part", lambda p: read.append(p.rel) or real(p))
+    for reader in ("read_part", "read_lines"):  # text files; JSONL files in a reindex
+        real = getattr(tokenize_parallel, reader)
+        monkeypatch.setattr(
+            tokenize_parallel, reader, lambda p, real=real: read.append(p.rel) or real(p)
+        )
     new = _build(corpus, tmp_path / "idx").index
     assert set(read) == {"bulk-0.jsonl"}
     cold = _build(corpus, tmp_path / "cold", full=True).index

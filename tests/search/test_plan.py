@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from askbot.search import corpus as corpus_module
 from askbot.search.corpus import load_corpus, plan_tasks
@@ -97,3 +99,52 @@ def test_ids_are_taken_all_at_once_only_when_all_are_new() -> None:
     assert ids.duplicate("c", "f:7") is None and ids.duplicate("d", "f:8") is None
     dup = ids.duplicate("a", "f:9")
     assert dup is not None and "(first in f:1)" in dup.reason
+
+
+_LINE_TEXT = st.lists(
+    st.sampled_from(
+        [
+            "{",
+            "}",
+            "a",
+            " ",
+            "\t",
+            "\r",
+            "\x0b",
+            "\x1c",
+            "\x1f",
+            "\x85",
+            "\xa0",
+            "\u2028",
+            "\u3000",
+            "\ufeff",
+            "é",
+            "“",
+            "\U0001f600",
+        ]
+    ),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lines=st.lists(_LINE_TEXT, min_size=1, max_size=8), bom=st.booleans(), cut=st.integers(0, 7))
+def test_lines_read_as_bytes_are_the_sources_read_as_text(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], bom: bool, cut: int
+) -> None:
+    """read_lines gives read_part's sources (where, and text as UTF-8 bytes, so the same
+    content hash) for any mix of blank, Unicode-space and byte-order-mark lines."""
+    data = ("\ufeff" if bom else "").encode() + "\n".join(lines).encode()
+    path = tmp_path_factory.mktemp("lines") / "a.jsonl"
+    path.write_bytes(data)
+    ends = [i + 1 for i, b in enumerate(data) if b == 0x0A]
+    start = ends[cut] if cut < len(ends) else 0
+    part = corpus_module.FilePart(
+        str(path), "a.jsonl", True, start, len(data), 1 + data.count(b"\n", 0, start)
+    )
+    as_text = [(s.where, s.text) for s in corpus_module.read_part(part)]
+    as_bytes = list(corpus_module.read_lines(part))
+    assert [(w, b.decode()) for w, b in as_bytes] == as_text
+    assert [corpus_module.source_hash_of_bytes(b) for _, b in as_bytes] == [
+        corpus_module.source_hash(t) for _, t in as_text
+    ]

@@ -18,7 +18,16 @@ import numpy.typing as npt
 
 from askbot.search import analysis
 from askbot.search.analysis import _CHAT_MARKUP, _TOKEN, Analyzer, _blank, clean_text
-from askbot.search.corpus import Task, passage_rows, read_part, source_hash
+from askbot.search.corpus import (
+    FilePart,
+    Source,
+    Task,
+    passage_rows,
+    read_lines,
+    read_part,
+    source_hash,
+    source_hash_of_bytes,
+)
 from askbot.search.models import Article, Skipped
 
 try:
@@ -309,7 +318,10 @@ def analyse_task(
                 position += 1
             continue
         try:
-            sources = list(read_part(part))
+            if known is not None and part.bulk:
+                sources = _known_or_sources(part, known)
+            else:
+                sources = list(read_part(part))
         except (OSError, UnicodeDecodeError) as exc:
             # The file changed (or went) since it was checked: skip this part, with the reason.
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
@@ -317,6 +329,11 @@ def analyse_task(
             position += 1
             continue
         for source in sources:
+            if isinstance(source, tuple):  # a known line
+                where, (row, article_id) = source
+                seen.append((position, row, article_id, where))
+                position += 1
+                continue
             if known is not None:
                 hit = known.get(source_hash(source.text))
                 if hit is not None and (source.bulk or hit[1] == source.article_id):
@@ -335,6 +352,17 @@ def analyse_task(
     chunk.skipped_before = task.skipped_before
     chunk.known = seen
     return chunk
+
+
+def _known_or_sources(part: FilePart, known: Known) -> list[Source | tuple[str, tuple[int, str]]]:
+    """A JSONL part's sources: (where, saved row and id) for a line ``known`` holds, else the
+    Source to parse. Lines are hashed as bytes and only the unknown ones decoded; a line that
+    does not decode raises UnicodeDecodeError, as ``read_part`` does for its part."""
+    out: list[Source | tuple[str, tuple[int, str]]] = []
+    for where, line in read_lines(part):
+        hit = known.get(source_hash_of_bytes(line))
+        out.append((where, hit) if hit is not None else Source(where, line.decode(), bulk=True))
+    return out
 
 
 # The forked workers read their input from here (inherited, never pickled).
