@@ -144,7 +144,7 @@ def test_lines_read_as_bytes_are_the_sources_read_as_text(
     )
     as_text = [(s.where, s.text) for s in corpus_module.read_part(part)]
     as_bytes = list(corpus_module.read_lines(part))
-    assert [(w, b.decode()) for w, b in as_bytes] == as_text
+    assert [(w, bytes(b).decode()) for w, b in as_bytes] == as_text
     assert [corpus_module.source_hash_of_bytes(b) for _, b in as_bytes] == [
         corpus_module.source_hash(t) for _, t in as_text
     ]

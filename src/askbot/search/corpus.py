@@ -205,7 +205,7 @@ def source_hash(source: str) -> str:
     return source_hash_of_bytes(source.encode("utf-8", "surrogatepass"))
 
 
-def source_hash_of_bytes(source: bytes) -> str:
+def source_hash_of_bytes(source: bytes | memoryview) -> str:
     """``source_hash`` of the text these UTF-8 bytes decode to."""
     return hashlib.sha256(source).hexdigest()[:32]
 
@@ -392,21 +392,33 @@ def read_part(part: FilePart) -> Iterator[Source]:
 _ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 
 
-def read_lines(part: FilePart) -> Iterator[tuple[str, bytes]]:
+def read_lines(part: FilePart) -> Iterator[tuple[str, memoryview]]:
     """A JSONL part's sources as (where, line bytes), not decoded: ``read_part``'s sources,
-    whose texts are these bytes decoded (a reindex hashes a line without decoding it).
+    whose texts are these bytes decoded (a reindex hashes a line without decoding it). The lines
+    are views of the part read once, not copies.
 
     Raises UnicodeDecodeError when a line that is blank but for non-ASCII bytes does not decode.
     """
     with open(part.path, "rb") as fh:
         fh.seek(part.start)
         data = fh.read(part.end - part.start)
-    if part.start == 0 and data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    for lineno, line in enumerate(data.split(b"\n"), start=part.first_line):
-        stripped = line.strip(_ASCII_SPACE)
-        if stripped and (stripped[0] < 0x80 or line.decode().strip()):
-            yield f"{part.rel}:{lineno}", line
+    start = len(codecs.BOM_UTF8) if part.start == 0 and data.startswith(codecs.BOM_UTF8) else 0
+    view = memoryview(data)
+    size, lineno = len(data), part.first_line
+    while start <= size:
+        end = data.find(b"\n", start)
+        if end < 0:
+            end = size
+        if start < end:
+            first = data[start]
+            if first < 0x80 and first not in _ASCII_SPACE:  # the usual "{": not blank
+                yield f"{part.rel}:{lineno}", view[start:end]
+            else:
+                line = data[start:end]
+                stripped = line.strip(_ASCII_SPACE)
+                if stripped and (stripped[0] < 0x80 or line.decode().strip()):
+                    yield f"{part.rel}:{lineno}", view[start:end]
+        start, lineno = end + 1, lineno + 1
 
 
 def plan_tasks(

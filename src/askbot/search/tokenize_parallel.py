@@ -361,7 +361,9 @@ def _known_or_sources(part: FilePart, known: Known) -> list[Source | tuple[str, 
     out: list[Source | tuple[str, tuple[int, str]]] = []
     for where, line in read_lines(part):
         hit = known.get(source_hash_of_bytes(line))
-        out.append((where, hit) if hit is not None else Source(where, line.decode(), bulk=True))
+        out.append(
+            (where, hit) if hit is not None else Source(where, str(line, "utf-8"), bulk=True)
+        )
     return out
 
 
