@@ -393,13 +393,16 @@ def passage_scores(
 ) -> npt.NDArray[np.float64]:
     """BM25Okapi of ``terms`` for each passage of ``docs`` (ascending), from the postings."""
     scores = np.zeros(docs.shape[0], dtype=np.float64)
+    # Searched in the postings' own dtype: with another, searchsorted would first copy the
+    # whole posting list.
+    keys = docs.astype(index.docs.dtype) if index.n_docs <= np.iinfo(index.docs.dtype).max else docs
     for term in terms:
         t = index.vocab.get(term)
         if t is None or not docs.size:
             continue
         s, e = int(index.indptr[t]), int(index.indptr[t + 1])
         posted = np.asarray(index.docs[s:e])
-        at = np.minimum(np.searchsorted(posted, docs), posted.shape[0] - 1)
+        at = np.minimum(np.searchsorted(posted, keys), posted.shape[0] - 1)
         found = posted[at] == docs
         scores[found] += index.term_weights(t, at[found])
     return scores

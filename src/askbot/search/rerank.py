@@ -246,16 +246,17 @@ def rerank(
     groups: dict[tuple[int, int], Hit] = {}
     first_with_text: dict[int, int] = {}
     copies: dict[int, list[int]] = {}
-    hit_docs = np.fromiter((hit.doc for hit in hits), dtype=np.int64, count=len(hits))
-    articles = np.asarray(index.p_article)[hit_docs].tolist()
-    paragraphs = np.asarray(index.p_paragraph)[hit_docs].tolist()
-    hashes = np.asarray(index.p_hash)[hit_docs].tolist()
-    for hit, key, text_hash in zip(
-        hits, zip(articles, paragraphs, strict=True), hashes, strict=True
-    ):
+    article, paragraph, p_hash = (
+        _items(index.p_article),
+        _items(index.p_paragraph),
+        _items(index.p_hash),
+    )
+    for hit in hits:
         # Hits come best first, so the first window seen is the paragraph's best.
+        key = (article[hit.doc], paragraph[hit.doc])
         if key in groups:
             continue
+        text_hash = p_hash[hit.doc]
         first = first_with_text.get(text_hash)
         if first is not None:
             copies.setdefault(first, []).append(hit.doc)
@@ -278,12 +279,19 @@ def rerank(
     # Proximity needs the paragraph's text analysed again, the one costly step: it is only
     # computed while a paragraph could still reach the top ``limit`` (its pairs all matching).
     pending = []
+    # Many paragraphs hold the same question terms: what depends only on which is worked out
+    # once per set.
+    by_terms: dict[frozenset[str], tuple[float, frozenset[tuple[str, str]], float]] = {}
     for i, hit in enumerate(best):
         matched = frozenset(compress(distinct, present[i]))
-        cov = sum([w for t, w in items if t in matched]) / total if total > 0 else 0.0
+        known = by_terms.get(matched)
+        if known is None:
+            cov = sum([w for t, w in items if t in matched]) / total if total > 0 else 0.0
+            possible = frozenset((x, y) for x, y in pairs if x in matched and y in matched)
+            share = sum([lighter[p] for p in possible]) / total if total > 0 else 0.0
+            known = by_terms[matched] = (cov, possible, share)
+        cov, possible, share = known
         base = (bm25[i] / top if top > 0 else 0.0) + rw.coverage * cov
-        possible = frozenset((x, y) for x, y in pairs if x in matched and y in matched)
-        share = sum([lighter[p] for p in possible]) / total if total > 0 else 0.0
         bound = base + rw.proximity * share
         pending.append((-bound, -hit.score, hit.doc, i, base, cov, matched, possible))
     by_paragraph = list(pending)

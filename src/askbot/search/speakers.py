@@ -166,11 +166,15 @@ def names_match(
     """
     if not asked or not speaker:
         return False
-    if set(asked) <= set(speaker):
+    if set(speaker).issuperset(asked):
         return True
     n = len(speaker)
-    if any(tuple(asked[i : i + n]) == tuple(speaker) for i in range(len(asked) - n + 1)):
-        return True
+    # The speaker's name whole inside what was asked: its first term must be there (most of
+    # the candidates of a long postings list fail here, before any slice is made).
+    if n <= len(asked) and speaker[0] in asked:
+        whole = tuple(speaker)
+        if any(tuple(asked[i : i + n]) == whole for i in range(len(asked) - n + 1)):
+            return True
     return len(asked) > 1 and asked[-1] == speaker[-1] and asked[-2] in titles
 
 
@@ -209,9 +213,14 @@ def matching_speakers(index: Index, analyzer: Analyzer, name: str) -> list[int]:
     docs = _postings(index, asked)
     ids = distinct(np.asarray(index.p_speaker)[docs]) if docs.size else docs
     candidates = [sid for sid in ids.tolist() if sid >= 0]
+    roles = _role_terms(analyzer)
     for titles in (True, False):
+        # designates(analyzer, name, speaker, titles), with the asked name's terms found once.
+        wanted = name_terms(analyzer, name, titles)
         found = [
-            sid for sid in candidates if designates(analyzer, name, index.speakers[sid], titles)
+            sid
+            for sid in candidates
+            if names_match(wanted, name_terms(analyzer, index.speakers[sid], titles), roles)
         ]
         if found:
             return found
