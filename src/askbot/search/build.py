@@ -523,10 +523,16 @@ def _first_ids_only(
     ``kept`` as (saved row, path).
     """
     articles = chunk.articles
-    # A cold build's chunk: its ids are most likely all new, taken at once.
-    new_ids = not chunk.skipped and not chunk.known
-    if new_ids and ids.take_all([a[0] for a in articles], [a[6] for a in articles]):
-        return chunk, []
+    known = chunk.known
+    # Most likely every id is new (no duplicate): then they are all taken at once, and the skips
+    # are the chunk's own, in source order.
+    if ids.take_all(
+        [a[0] for a in articles] + [k[2] for k in known],
+        [a[6] for a in articles] + [k[3] for k in known],
+    ):
+        if kept is not None:
+            kept += [(row, where) for _, row, _, where in known]
+        return chunk, [s for _, s in chunk.skipped]
     # The chunk's skips and parsed articles, in source order; its known sources (most of a
     # reindex's) are walked in their own order, these few spliced in where they fall.
     events: list[tuple[int, int, Any]] = [(p, 0, s) for p, s in chunk.skipped]
@@ -545,7 +551,7 @@ def _first_ids_only(
             keep[item] = False
 
     j, n_events = 0, len(events)
-    for position, row, article_id, where in chunk.known:
+    for position, row, article_id, where in known:
         while j < n_events and events[j][0] < position:
             other(events[j][1], events[j][2])
             j += 1

@@ -103,7 +103,8 @@ _TAIL_FIXED = len(_PATH_HEAD) + len(_FIRST_HEAD) + len(_COUNT_HEAD) + len(_LINE_
 
 
 def _unescaped(raw: bytes) -> str:
-    return json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+    text: str = json.loads(b'"' + raw + b'"')
+    return text
 
 
 class SavedArticles:
@@ -126,9 +127,9 @@ class SavedArticles:
         # match on every line.
         self._cuts: list[int] | None = None
         if len(found) == n:
-            self.ids = [_unescaped(f[0]) for f in found]
+            self.ids = [f[0].decode() if b"\\" not in f[0] else _unescaped(f[0]) for f in found]
             self.hashes = [f[1].decode() for f in found]
-            self.paths = [_unescaped(f[2]) for f in found]
+            self.paths = [f[2].decode() if b"\\" not in f[2] else _unescaped(f[2]) for f in found]
             self.firsts = np.fromiter(map(int, (f[3] for f in found)), dtype=np.int64, count=n)
             self.counts = np.fromiter(map(int, (f[4] for f in found)), dtype=np.int64, count=n)
             # Where each line's path field starts: the line's head before it is kept as it is.
