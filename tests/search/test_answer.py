@@ -197,3 +197,24 @@ def test_quoted_speaker_carries_the_role_the_article_gives() -> None:
     assert {p.speaker_role for p in answer.passages} == {
         "US Deputy Secretary of State and special envoy for North Korea"
     }
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Biegun say about talks with Pyongyang?",
+        "Biegun ready for talks with Pyongyang",
+        "What did Pompeo say?",
+        "North Korea nuclear weapons",
+        "WHAT DID BIEGUN SAY?",
+        'talks "with Pyongyang"',
+        "zebra lighthouse",
+    ],
+)
+def test_compiled_and_python_analysis_give_the_same_answer(question: str) -> None:
+    """Proximity and highlights through the compiled chunk table change nothing in an answer."""
+    options = AnswerOptions(top_k=5, always_cite=True)
+    plain = Analyzer(compiled=False)
+    assert build_answer(question, BUNDLED, A, options) == build_answer(
+        question, BUNDLED, plain, options
+    )
