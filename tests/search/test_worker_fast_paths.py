@@ -165,3 +165,51 @@ def test_jsonl_text_lines_are_paragraphs_with_either_line_end(newline: str) -> N
     """A JSONL text with single line ends (LF or CRLF) has a paragraph per line."""
     line = json.dumps({"id": "a", "title": "T", "text": f"One.{newline}Two."})
     assert parse_jsonl_line(line).paragraphs == ("One.", "Two.")
+
+
+# -- the chunk table's Latin-1 split (whitespace found 64 characters at a time) ---------------
+
+LATIN1_SPACES = [c for c in LATIN1 if c.isspace()]
+LATIN1_TEXT = st.text(
+    alphabet=st.sampled_from([*LATIN1_SPACES, "a", "B", "é", "ÿ", "1", "-", ".", "'"]),
+    max_size=300,
+)
+
+
+def _same_ids(texts: list[str]) -> None:
+    _chunks()
+    compiled, python = TermIds(Analyzer()), TermIds(Analyzer(), compiled=False)
+    got, want = compiled.batch(texts), python.batch(texts)
+    assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    assert list(compiled.vocab) == list(python.vocab)
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200])
+def test_chunks_across_every_64_character_boundary_give_the_python_ids(size: int) -> None:
+    """Chunks that start, end or run across a 64-character word of whitespace bits split right."""
+    words = ["a" * n + "b" for n in range(1, 20)]
+    texts = [(" ".join(words) * 20)[:size], ("x" * size), (" " * (size - 1)) + "end", "é" * size]
+    texts += [" ".join(words)[i : i + size] for i in range(0, 64, 5)]
+    _same_ids(texts)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(LATIN1_TEXT, max_size=5))
+def test_latin1_texts_with_every_latin1_space_give_the_python_ids(texts: list[str]) -> None:
+    """Latin-1 text split by any mix of its whitespace characters gives the Python term ids."""
+    _same_ids(texts)
+
+
+def test_a_chunk_is_one_chunk_in_latin1_and_in_wider_text() -> None:
+    """A Latin-1 chunk read from a UCS-2 or UCS-4 text is found as the same chunk (one call)."""
+    table = _chunks().ChunkTable(3)
+    calls: list[str] = []
+
+    def add(chunk: str, shouted: bool) -> list[int]:
+        calls.append(chunk)
+        return [len(calls)]
+
+    chunk = "naïve-longer-than-eight"
+    tokens, _ = table.batch([f"{chunk} x", f"{chunk} Ω", f"😀 {chunk}"], b"\0\0\0", add)
+    assert calls.count(chunk) == 1
+    assert list(memoryview(tokens).cast("i")) == [1, 2, 1, 3, 4, 1]

@@ -51,7 +51,6 @@
 #define OFF_BITS 40
 #define OFF_MASK ((UINT64_C(1) << OFF_BITS) - 1)
 #define TAG_MASK (~OFF_MASK)
-#define FNV_PRIME UINT64_C(0x100000001b3)
 #define WINDOW 64
 /* Longer chunks are not kept (their length does not fit the header): analysed each time. */
 #define MAX_KEY_LEN ((Py_ssize_t)1 << 28)
@@ -73,6 +72,9 @@ typedef struct {
     Py_ssize_t term_count;
     /* The window being looked up (kept between calls, so allocated once). */
     struct Pending *pending;
+    /* Whitespace bits of the Latin-1 text being split (space_bits), kept between texts. */
+    uint64_t *bits;
+    Py_ssize_t bits_cap;
     int busy;
 } Table;
 
@@ -89,12 +91,102 @@ static uint8_t space1[256];
 
 static inline int is_space(Py_UCS4 c) { return c < 256 ? space1[c] : Py_UNICODE_ISSPACE(c); }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define SPACE_SSE2 1
+/* Whether SSE2 finds exactly space1's characters (checked once at import; else not used). */
+static int sse2_spaces_exact;
+
+static inline __m128i in_range(__m128i x, int lo, int count) {
+    __m128i d = _mm_sub_epi8(x, _mm_set1_epi8((char)lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8((char)(count - 1))), d);
+}
+
+/* Bit j: byte j of the 16 at p is Latin-1 whitespace (\t-\r, \x1c-\x1f, " ", \x85, \xa0). */
+static inline unsigned spaces16(const uint8_t *p) {
+    __m128i x = _mm_loadu_si128((const __m128i *)p);
+    __m128i m = _mm_or_si128(in_range(x, 9, 5), in_range(x, 0x1c, 5));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0x85)));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xa0)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#else
+#define SPACE_SSE2 0
+#endif
+
 static inline uint64_t fmix64(uint64_t h) {
     h ^= h >> 33;
     h *= UINT64_C(0xff51afd7ed558ccd);
     h ^= h >> 33;
     h *= UINT64_C(0xc4ceb9fe1a85ec53);
     h ^= h >> 33;
+    return h;
+}
+
+/*
+ * A chunk's hash is over its code points as stored in the smallest kind that holds them (its
+ * key's kind): those bytes are read 8 at a time (the last word zero-padded), so a chunk hashes
+ * the same whatever the kind of the text it came from. For Latin-1 text (most text) the words
+ * are read straight from the text.
+ */
+#define WORD_MUL UINT64_C(0x9e3779b97f4a7c15)
+
+static inline uint64_t hash_word(uint64_t h, uint64_t w) { return (h ^ w) * WORD_MUL; }
+
+static inline uint64_t hash_end(uint64_t h, Py_ssize_t len, int shouted) {
+    return fmix64(h ^ ((uint64_t)len << 1) ^ (uint64_t)shouted);
+}
+
+/* The first n (< 8) bytes of p as a word, the rest zero; p + 8 may be past the data's end. */
+static inline uint64_t tail_word(const uint8_t *p, Py_ssize_t n) {
+    uint8_t b[8] = {0};
+    memcpy(b, p, (size_t)n);
+    uint64_t w;
+    memcpy(&w, b, 8);
+    return w;
+}
+
+/* Bytes [p, p + len) of Latin-1 text hashed; ``end`` is the text's end (no read beyond it). */
+static inline uint64_t hash_bytes(uint64_t h, const uint8_t *p, Py_ssize_t len, const uint8_t *end) {
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = hash_word(h, w);
+    }
+    if (len == 0) return h;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (end - p >= 8) { /* one load, the bytes past the chunk masked off */
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return hash_word(h, w & (~UINT64_C(0) >> (64 - 8 * len)));
+    }
+#else
+    (void)end;
+#endif
+    return hash_word(h, tail_word(p, len));
+}
+
+/* A chunk of a wider text: its code points as kind ``to`` (1, 2 or 4 bytes each), hashed. */
+static uint64_t hash_narrowed(uint64_t h, int kind, const void *data, Py_ssize_t start, Py_ssize_t len, int to) {
+    uint8_t b[8];
+    Py_ssize_t per = 8 / to, j = 0;
+    while (j < len) {
+        memset(b, 0, 8);
+        for (Py_ssize_t k = 0; k < per && j < len; k++, j++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, start + j);
+            if (to == 1) b[k] = (uint8_t)c;
+            else if (to == 2) {
+                uint16_t u = (uint16_t)c;
+                memcpy(b + 2 * k, &u, 2);
+            } else {
+                uint32_t u = (uint32_t)c;
+                memcpy(b + 4 * k, &u, 4);
+            }
+        }
+        uint64_t w;
+        memcpy(&w, b, 8);
+        h = hash_word(h, w);
+    }
     return h;
 }
 
@@ -343,37 +435,84 @@ static int flush(Table *t, PyObject *texts, PyObject *callback, Py_ssize_t pendi
     return 0;
 }
 
-/* The chunks of one text, in order: split where str.split() splits, each hashed over its code
- * points as it is read (the same hash whatever the text's kind), and queued for lookup. */
-#define CHUNKS(T, SPACE)                                                                       \
+/* Queues a chunk for lookup, flushing the window when it is full (or jumps to error). */
+#define QUEUE(START, LEN, HASH, BITS)                                                          \
+    do {                                                                                       \
+        Pending *c = &t->pending[pending++];                                                   \
+        c->text = k;                                                                           \
+        c->start = (START);                                                                    \
+        c->len = (LEN);                                                                        \
+        c->hash = (HASH);                                                                      \
+        c->key = c->len < MAX_KEY_LEN ? packed_key(c->len, (BITS), shouted) : 0;               \
+        PREFETCH(&t->slots[(size_t)c->hash & t->mask]);                                       \
+        if (pending == WINDOW) {                                                               \
+            if (flush(t, texts, callback, pending, &out, count) < 0) goto error;               \
+            pending = 0;                                                                       \
+        }                                                                                      \
+    } while (0)
+
+/* The chunks of a UCS-2 or UCS-4 text, in order: split where str.split() splits, each hashed
+ * over its code points in the smallest kind that holds them (as a Latin-1 text's chunk is). */
+#define WIDE_CHUNKS(T)                                                                         \
     do {                                                                                       \
         const T *s = (const T *)data;                                                          \
         Py_ssize_t i = 0;                                                                      \
         for (;;) {                                                                             \
-            while (i < n && SPACE(s[i])) i++;                                                  \
+            while (i < n && is_space(s[i])) i++;                                               \
             if (i >= n) break;                                                                 \
             Py_ssize_t start = i;                                                              \
-            uint64_t h = t->seed;                                                              \
             Py_UCS4 bits = 0;                                                                  \
-            for (; i < n && !SPACE(s[i]); i++) {                                               \
-                h = (h ^ s[i]) * FNV_PRIME;                                                    \
-                bits |= s[i];                                                                  \
-            }                                                                                  \
-            Pending *c = &t->pending[pending++];                                               \
-            c->text = k;                                                                       \
-            c->start = start;                                                                  \
-            c->len = i - start;                                                                \
-            c->hash = fmix64(h ^ (uint64_t)shouted);                                           \
-            c->key = c->len < MAX_KEY_LEN ? packed_key(c->len, bits, shouted) : 0;             \
-            PREFETCH(&t->slots[(size_t)c->hash & t->mask]);                                   \
-            if (pending == WINDOW) {                                                           \
-                if (flush(t, texts, callback, pending, &out, count) < 0) goto error;           \
-                pending = 0;                                                                   \
-            }                                                                                  \
+            for (; i < n && !is_space(s[i]); i++) bits |= s[i];                                \
+            int to = bits < 0x100 ? 1 : bits < 0x10000 ? 2 : 4;                                \
+            uint64_t h = hash_narrowed(t->seed, kind, data, start, i - start, to);             \
+            QUEUE(start, i - start, hash_end(h, i - start, shouted), bits);                    \
         }                                                                                      \
     } while (0)
 
-#define SPACE1(c) space1[c]
+/* Bit i of bits[i / 64]: character i of a Latin-1 text is whitespace; bits from n on are set
+ * (the text ends as if in spaces), with one whole word of them after the last. Found 16
+ * characters at a time where SSE2 is (every x86-64), so the chunks are then walked by bit scans
+ * instead of a branch per character. */
+static int space_bits(Table *t, const Py_UCS1 *s, Py_ssize_t n) {
+    Py_ssize_t words = n / 64 + 2;
+    if (words > t->bits_cap) {
+        uint64_t *b = PyMem_Realloc(t->bits, (size_t)words * sizeof(uint64_t));
+        if (b == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->bits = b;
+        t->bits_cap = words;
+    }
+    uint64_t *bits = t->bits;
+    Py_ssize_t i = 0;
+#if SPACE_SSE2
+    for (; sse2_spaces_exact && i + 64 <= n; i += 64) {
+        uint64_t m = 0;
+        for (int q = 0; q < 4; q++) m |= (uint64_t)spaces16(s + i + 16 * q) << (16 * q);
+        bits[i / 64] = m;
+    }
+#endif
+    for (; i < n; i += 64) {
+        uint64_t m = 0;
+        Py_ssize_t stop = n - i < 64 ? n - i : 64;
+        for (Py_ssize_t j = 0; j < stop; j++) m |= (uint64_t)space1[s[i + j]] << j;
+        if (stop < 64) m |= ~UINT64_C(0) << stop;
+        bits[i / 64] = m;
+    }
+    bits[(n + 63) / 64] = ~UINT64_C(0);
+    return 0;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CTZ64(x) __builtin_ctzll(x)
+#else
+static inline int CTZ64(uint64_t x) {
+    int r = 0;
+    while (!(x & 1)) x >>= 1, r++;
+    return r;
+}
+#endif
 
 static PyObject *Table_batch(Table *t, PyObject *args) {
     PyObject *texts_in, *callback;
@@ -413,12 +552,36 @@ static PyObject *Table_batch(Table *t, PyObject *args) {
         const void *data = PyUnicode_DATA(text);
         Py_ssize_t n = PyUnicode_GET_LENGTH(text);
         int shouted = shouts[k] != 0;
-        if (kind == PyUnicode_1BYTE_KIND)
-            CHUNKS(Py_UCS1, SPACE1);
-        else if (kind == PyUnicode_2BYTE_KIND)
-            CHUNKS(Py_UCS2, is_space);
+        if (kind == PyUnicode_1BYTE_KIND) {
+            const Py_UCS1 *s = (const Py_UCS1 *)data;
+            if (space_bits(t, s, n) < 0) goto error;
+            const uint64_t *bits = t->bits;
+            Py_ssize_t i = 0;
+            for (;;) {
+                /* The next non-space character (none from n on)... */
+                uint64_t w = ~bits[i >> 6] >> (i & 63);
+                while (w == 0) {
+                    i = (i | 63) + 1;
+                    if (i >= n) break;
+                    w = ~bits[i >> 6];
+                }
+                if (i >= n) break;
+                i += CTZ64(w);
+                Py_ssize_t start = i;
+                /* ...and the next space after it (n at the latest). */
+                w = bits[i >> 6] >> (i & 63);
+                while (w == 0) {
+                    i = (i | 63) + 1;
+                    w = bits[i >> 6];
+                }
+                i += CTZ64(w);
+                uint64_t h = hash_bytes(t->seed, s + start, i - start, s + n);
+                QUEUE(start, i - start, hash_end(h, i - start, shouted), 0);
+            }
+        } else if (kind == PyUnicode_2BYTE_KIND)
+            WIDE_CHUNKS(Py_UCS2);
         else
-            CHUNKS(Py_UCS4, is_space);
+            WIDE_CHUNKS(Py_UCS4);
     }
     if (flush(t, texts, callback, pending, &out, count) < 0) goto error;
     tokens = PyByteArray_FromStringAndSize((const char *)out.ids, out.len * (Py_ssize_t)sizeof(int32_t));
@@ -883,6 +1046,7 @@ static void Table_dealloc(Table *t) {
     PyMem_Free(t->slots);
     PyMem_Free(t->arena);
     PyMem_Free(t->pending);
+    PyMem_Free(t->bits);
     Py_TYPE(t)->tp_free((PyObject *)t);
 }
 
@@ -932,6 +1096,14 @@ PyMODINIT_FUNC PyInit__chunks(void) {
         if (lower >= 256) lower1_exact = 0;
         hash_class1[c] = c == ' ' ? 1 : (c >= 0x80 || Py_UNICODE_ISSPACE(c)) ? 2 : 0;
     }
+#if SPACE_SSE2
+    sse2_spaces_exact = 1;
+    for (int c = 0; c < 256; c++) {
+        uint8_t block[16];
+        memset(block, c, 16);
+        if (spaces16(block) != (space1[c] ? 0xffffu : 0u)) sse2_spaces_exact = 0;
+    }
+#endif
     if (PyType_Ready(&TableType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
