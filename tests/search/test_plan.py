@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from askbot.search import corpus as corpus_module
+from askbot.search import tokenize_parallel
+from askbot.search.analysis import Analyzer
 from askbot.search.corpus import load_corpus, plan_tasks
 
 
@@ -148,3 +152,24 @@ def test_lines_read_as_bytes_are_the_sources_read_as_text(
     assert [corpus_module.source_hash_of_bytes(b) for _, b in as_bytes] == [
         corpus_module.source_hash(t) for _, t in as_text
     ]
+
+
+def test_closing_the_chunks_early_leaves_no_worker_running(tmp_path: Path) -> None:
+    """A reindex that gives up after its first chunk stops the forked workers with it."""
+    (tmp_path / "a.jsonl").write_bytes(_lines(400))
+    assert tokenize_parallel.can_fork()
+    tasks = plan_tasks(tmp_path, task_bytes=256)
+    chunks = tokenize_parallel.analyse_tasks_in_parallel(tasks, Analyzer(), workers=2)
+    first = next(chunks)
+    assert first.worker != os.getpid()  # analysed in a worker
+    assert multiprocessing.active_children()
+    chunks.close()
+    assert multiprocessing.active_children() == []
+
+
+def test_chunks_from_forked_workers_come_in_task_order(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_bytes(_lines(300))
+    tasks = list(plan_tasks(tmp_path, task_bytes=256))
+    chunks = tokenize_parallel.analyse_tasks_in_parallel(tasks, Analyzer(), workers=2)
+    ids = [meta[0] for chunk in chunks for meta in chunk.articles]
+    assert ids == [f"a{i}" for i in range(300)]
