@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -213,3 +214,27 @@ def test_a_chunk_is_one_chunk_in_latin1_and_in_wider_text() -> None:
     tokens, _ = table.batch([f"{chunk} x", f"{chunk} Ω", f"😀 {chunk}"], b"\0\0\0", add)
     assert calls.count(chunk) == 1
     assert list(memoryview(tokens).cast("i")) == [1, 2, 1, 3, 4, 1]
+
+
+def _regex_spans(text: str, words: tuple[str, ...]) -> list[tuple[int, int]]:
+    pattern = re.compile(rf"\b(?:{'|'.join(map(re.escape, words))})\b")
+    return [m.span() for m in pattern.finditer(text)]
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 127, 128, 129, 5000, 6000, 20000])
+def test_whole_words_in_latin1_text_of_any_length_are_the_regex_spans(size: int) -> None:
+    """Word runs found 64 characters at a time (ASCII by SSE2, the rest by table) are \\w runs."""
+    words = ("said", "noted", "éclat", "x_1")
+    pieces = ["said", " ", "noted", "éclat", "x_1", "ª", "²", "×", "\xa0", "saidé", "_said", "."]
+    text = "".join(pieces[(i * 7) % len(pieces)] for i in range(size))[:size]
+    for variant in (text, "a" * size + " said", "said " + "é" * size):
+        assert _chunks().whole_words(variant, words) == _regex_spans(variant, words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([*LATIN1[32:], "said", "noted", " said "]), max_size=60).map("".join)
+)
+def test_whole_words_in_any_latin1_text_are_the_regex_spans(text: str) -> None:
+    """For any Latin-1 text, whole_words gives the spans of \\b(?:said|noted)\\b."""
+    assert _chunks().whole_words(text, ("said", "noted")) == _regex_spans(text, ("said", "noted"))

@@ -957,35 +957,98 @@ static int is_one_of(Py_ssize_t from, Py_ssize_t to, int kind, const void *data,
     return 0;
 }
 
-/* Each maximal run of word characters, in order; a run is compared with the words only when a
- * word has its first character and length, so most runs cost a table lookup. */
-#define WHOLE_WORDS(T, WORD)                                                                   \
+/* Spans found, kept in C until the scan is over: no Python code (a finalizer run by an
+ * allocation) may run while the prepared words are in use. */
+typedef struct {
+    Py_ssize_t start, end;
+} Span;
+
+typedef struct {
+    Span *spans;
+    Py_ssize_t len, cap;
+    Span first[16];
+} Spans;
+
+static int spans_add(Spans *out, Py_ssize_t start, Py_ssize_t end) {
+    if (out->len == out->cap) {
+        Py_ssize_t cap = out->cap * 2;
+        Span *grown = out->spans == out->first ? PyMem_Malloc((size_t)cap * sizeof(Span))
+                                               : PyMem_Realloc(out->spans, (size_t)cap * sizeof(Span));
+        if (grown == NULL) return -1;
+        if (out->spans == out->first) memcpy(grown, out->first, sizeof out->first);
+        out->spans = grown;
+        out->cap = cap;
+    }
+    out->spans[out->len++] = (Span){start, end};
+    return 0;
+}
+
+/* Whether the run [start, start + len) of text, starting with c0, is one of the words. */
+static inline int is_word_of(Py_UCS4 c0, int kind, const void *data, Py_ssize_t start, Py_ssize_t len) {
+    if (c0 < 256 && len < SHORT_WORD && (lengths[c0] >> len & 1) &&
+        is_one_of(first[c0], first[c0 + 1], kind, data, start, len))
+        return 1;
+    return first[256] != word_count && is_one_of(first[256], word_count, kind, data, start, len);
+}
+
+/* Each maximal run of word characters of a wider text, in order; a run is compared with the
+ * words only when a word has its first character and length, so most runs cost a lookup. */
+#define WIDE_WHOLE_WORDS(T)                                                                    \
     do {                                                                                       \
         const T *s = (const T *)data;                                                          \
         Py_ssize_t i = 0;                                                                      \
         while (i < n) {                                                                        \
-            while (i < n && !WORD(s[i])) i++;                                                  \
+            while (i < n && !is_word(s[i])) i++;                                               \
             if (i >= n) break;                                                                 \
             Py_ssize_t start = i;                                                              \
-            Py_UCS4 c0 = s[i];                                                                 \
-            while (i < n && WORD(s[i])) i++;                                                   \
-            Py_ssize_t len = i - start;                                                        \
-            int found = c0 < 256 && len < SHORT_WORD && (lengths[c0] >> len & 1) &&            \
-                        is_one_of(first[c0], first[c0 + 1], kind, data, start, len);           \
-            if (!found && (first[256] == word_count ||                                         \
-                           !is_one_of(first[256], word_count, kind, data, start, len)))        \
-                continue;                                                                      \
-            PyObject *span = Py_BuildValue("(nn)", start, i);                                  \
-            if (span == NULL || PyList_Append(out, span) < 0) {                                \
-                Py_XDECREF(span);                                                              \
-                Py_DECREF(out);                                                                \
-                return NULL;                                                                   \
-            }                                                                                  \
-            Py_DECREF(span);                                                                   \
+            while (i < n && is_word(s[i])) i++;                                                \
+            if (is_word_of(s[start], kind, data, start, i - start) &&                          \
+                spans_add(&found, start, i) < 0)                                               \
+                goto nomemory;                                                                 \
         }                                                                                      \
     } while (0)
 
-#define WORD1(c) word1[c]
+#if SPACE_SSE2
+/* Whether SSE2 finds exactly word1's ASCII characters (checked once at import). */
+static int sse2_words_exact;
+
+/* Bit j: byte j of the 16 at p is an ASCII word character (0-9, A-Z, a-z, _); bytes above
+ * ASCII are in ``high``. */
+static inline unsigned ascii_words16(const uint8_t *p, unsigned *high) {
+    __m128i x = _mm_loadu_si128((const __m128i *)p);
+    __m128i m = _mm_or_si128(in_range(x, '0', 10), in_range(x, 'A', 26));
+    m = _mm_or_si128(m, in_range(x, 'a', 26));
+    m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+    *high = (unsigned)_mm_movemask_epi8(x);
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* Bit i of bits[i / 64]: character i of a Latin-1 text is a word character; no bit from n on,
+ * and one whole word of none after the last. */
+static void word_bits(const Py_UCS1 *s, Py_ssize_t n, uint64_t *bits) {
+    Py_ssize_t i = 0;
+#if SPACE_SSE2
+    for (; sse2_words_exact && i + 64 <= n; i += 64) {
+        uint64_t m = 0;
+        for (int q = 0; q < 4; q++) {
+            unsigned high;
+            unsigned w = ascii_words16(s + i + 16 * q, &high);
+            if (high) /* above ASCII: by table */
+                for (int j = 0; j < 16; j++) w |= (unsigned)word1[s[i + 16 * q + j]] << j;
+            m |= (uint64_t)w << (16 * q);
+        }
+        bits[i / 64] = m;
+    }
+#endif
+    for (; i < n; i += 64) {
+        uint64_t m = 0;
+        Py_ssize_t stop = n - i < 64 ? n - i : 64;
+        for (Py_ssize_t j = 0; j < stop; j++) m |= (uint64_t)word1[s[i + j]] << j;
+        bits[i / 64] = m;
+    }
+    bits[(n + 63) / 64] = 0;
+}
 
 /* whole_words(text, words) -> [(start, end), ...]: every maximal run of word characters of text
  * that equals one of words (a tuple of str), in order: the spans \b(?:w1|w2|...)\b finds. */
@@ -993,18 +1056,59 @@ static PyObject *whole_words(PyObject *Py_UNUSED(module), PyObject *args) {
     PyObject *text, *words;
     if (!PyArg_ParseTuple(args, "UO!:whole_words", &text, &PyTuple_Type, &words)) return NULL;
     if (READY(text) < 0 || prepare_words(words) < 0) return NULL;
-    PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    if (kind == PyUnicode_1BYTE_KIND)
-        WHOLE_WORDS(Py_UCS1, WORD1);
-    else if (kind == PyUnicode_2BYTE_KIND)
-        WHOLE_WORDS(Py_UCS2, is_word);
+    Spans found = {NULL, 0, 16, {{0, 0}}};
+    found.spans = found.first;
+    uint64_t stack_bits[96]; /* a paragraph's first ATTRIBUTION_CHARS (5000) characters fit */
+    uint64_t *bits = stack_bits;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        Py_ssize_t words_needed = n / 64 + 2;
+        if (words_needed > (Py_ssize_t)(sizeof stack_bits / sizeof stack_bits[0])) {
+            bits = PyMem_Malloc((size_t)words_needed * sizeof(uint64_t));
+            if (bits == NULL) goto nomemory;
+        }
+        const Py_UCS1 *s = (const Py_UCS1 *)data;
+        word_bits(s, n, bits);
+        /* Runs of set bits, walked by bit scans (as the chunk table walks its chunks). */
+        Py_ssize_t i = 0;
+        for (;;) {
+            uint64_t w = bits[i >> 6] >> (i & 63);
+            while (w == 0) {
+                i = (i | 63) + 1;
+                if (i >= n) break;
+                w = bits[i >> 6];
+            }
+            if (i >= n) break;
+            i += CTZ64(w);
+            Py_ssize_t start = i;
+            w = ~bits[i >> 6] >> (i & 63);
+            while (w == 0) {
+                i = (i | 63) + 1;
+                w = ~bits[i >> 6];
+            }
+            i += CTZ64(w);
+            if (is_word_of(s[start], kind, data, start, i - start) && spans_add(&found, start, i) < 0)
+                goto nomemory;
+        }
+    } else if (kind == PyUnicode_2BYTE_KIND)
+        WIDE_WHOLE_WORDS(Py_UCS2);
     else
-        WHOLE_WORDS(Py_UCS4, is_word);
+        WIDE_WHOLE_WORDS(Py_UCS4);
+    if (bits != stack_bits) PyMem_Free(bits);
+    PyObject *out = PyList_New(found.len);
+    for (Py_ssize_t j = 0; out != NULL && j < found.len; j++) {
+        PyObject *span = Py_BuildValue("(nn)", found.spans[j].start, found.spans[j].end);
+        if (span == NULL) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, j, span);
+    }
+    if (found.spans != found.first) PyMem_Free(found.spans);
     return out;
+nomemory:
+    if (bits != stack_bits) PyMem_Free(bits);
+    if (found.spans != found.first) PyMem_Free(found.spans);
+    return PyErr_NoMemory();
 }
 
 static PyMethodDef module_methods[] = {
@@ -1102,6 +1206,13 @@ PyMODINIT_FUNC PyInit__chunks(void) {
         uint8_t block[16];
         memset(block, c, 16);
         if (spaces16(block) != (space1[c] ? 0xffffu : 0u)) sse2_spaces_exact = 0;
+    }
+    sse2_words_exact = 1;
+    for (int c = 0; c < 128; c++) {
+        uint8_t block[16];
+        unsigned high;
+        memset(block, c, 16);
+        if (ascii_words16(block, &high) != (word1[c] ? 0xffffu : 0u) || high) sse2_words_exact = 0;
     }
 #endif
     if (PyType_Ready(&TableType) < 0) return NULL;
