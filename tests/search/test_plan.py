@@ -10,9 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from askbot.search import build as build_module
 from askbot.search import corpus as corpus_module
+from askbot.search import store as store_module
 from askbot.search import tokenize_parallel
 from askbot.search.analysis import Analyzer
+from askbot.search.build import build_corpus_index
 from askbot.search.corpus import load_corpus, plan_tasks
 
 
@@ -173,3 +176,41 @@ def test_chunks_from_forked_workers_come_in_task_order(tmp_path: Path) -> None:
     chunks = tokenize_parallel.analyse_tasks_in_parallel(tasks, Analyzer(), workers=2)
     ids = [meta[0] for chunk in chunks for meta in chunk.articles]
     assert ids == [f"a{i}" for i in range(300)]
+
+
+def test_texts_written_by_forked_workers_build_the_same_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers that hand their texts over in files give the passages the texts of an
+    in-process build, a duplicate id dropped from a worker's file too, and leave no file."""
+    monkeypatch.setattr(corpus_module, "TASK_BYTES", 300)
+    monkeypatch.setattr(build_module, "PARALLEL_MIN_BYTES", 0)
+    root = tmp_path / "corpus"
+    root.mkdir()
+    lines = _lines(60).decode().splitlines()
+    lines[40] = lines[3].replace("news 3", "a walrus choir")  # id a3 again: a duplicate
+    (root / "a.jsonl").write_text("\n".join(lines) + "\n")
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    assert tokenize_parallel.can_fork()
+    forked = build_corpus_index(root, Analyzer(), workers=2, spill_dir=spill)
+    here = build_corpus_index(root, Analyzer(), workers=1)
+    assert [forked.text(d) for d in range(forked.n_docs)] == [
+        here.text(d) for d in range(here.n_docs)
+    ]
+    assert list(forked.articles) == list(here.articles) and len(here.articles) == 59
+    assert "walrus" not in forked.vocab
+    assert not list(spill.glob(".tmp-texts-*"))
+
+
+def test_a_workers_text_file_older_than_an_hour_is_removed(tmp_path: Path) -> None:
+    """A killed build's worker texts are removed by a later build; a running one's are kept."""
+    root = tmp_path / "idx"
+    root.mkdir()
+    old, new = root / ".tmp-texts-1-ab-2", root / ".tmp-texts-3-cd-4"
+    old.write_bytes(b"x")
+    new.write_bytes(b"y")
+    hour_ago = old.stat().st_mtime - 3700
+    os.utime(old, (hour_ago, hour_ago))
+    store_module._prune(root, keep=root / "none")
+    assert not old.exists() and new.exists()

@@ -121,7 +121,7 @@ def build_corpus_index(
     with _gc_off():
         started = time.perf_counter()
         parallel = total_bytes >= PARALLEL_MIN_BYTES
-        chunks = analyse_tasks_in_parallel(tasks(), analyzer, workers, parallel)
+        chunks = analyse_tasks_in_parallel(tasks(), analyzer, workers, parallel, text_dir=spill_dir)
         index = _build(
             chunks, analyzer, params or BM25Params(), key, [], progress, estimate, None, spill_dir
         )
@@ -413,6 +413,7 @@ def _build(
         name: [] for name in ("doc_len", "per_article", "paragraph", "window", "hashes", "lengths")
     }
     text = TextSpool(spill_dir)
+    worker_texts = _WorkerTexts()
     # Articles, their lines of articles.jsonl and passages' speakers are made as chunks arrive,
     # while the workers analyse the next ones, not after the last one (one core busy).
     lines: list[bytes] = []
@@ -421,39 +422,52 @@ def _build(
     ids = ArticleIds()
     dropped = False
     done = passages = 0
-    for chunk in chunks:
-        table = remap.setdefault(chunk.worker, array("i"))
-        if chunk.term_base != len(table):
-            raise RuntimeError("analysis chunks arrived out of order")
-        table.extend(vocab.setdefault(t, len(vocab)) for t in chunk.new_terms)
-        skipped.extend(chunk.skipped_before)
-        if chunk.positions or chunk.skipped or chunk.known:
-            chunk, chunk_skipped = _first_ids_only(chunk, ids, kept)
-            dropped = dropped or len(chunk_skipped) > len(chunk.skipped)
-            skipped.extend(chunk_skipped)
-        local = np.frombuffer(chunk.token_ids, dtype=np.int32)
-        tokens.append(np.frombuffer(table, dtype=np.int32)[local] if local.size else local)
-        _collect(columns, chunk)
-        text.append(chunk.text)
-        passages += len(chunk.speakers)
-        # A speaker's row is its first appearance; most passages quote no one (""), and a
-        # chunk names few speakers, so the lookup is a C-level map over a dict.
-        for name in dict.fromkeys(chunk.speakers):  # in order of first appearance
-            if name not in speakers:
-                speakers[name] = len(speakers) - 1
-        p_speaker.append(
-            np.fromiter(
-                map(speakers.__getitem__, chunk.speakers), dtype=np.int32, count=len(chunk.speakers)
+    try:
+        for chunk in chunks:
+            table = remap.setdefault(chunk.worker, array("i"))
+            if chunk.term_base != len(table):
+                raise RuntimeError("analysis chunks arrived out of order")
+            table.extend(vocab.setdefault(t, len(vocab)) for t in chunk.new_terms)
+            skipped.extend(chunk.skipped_before)
+            if chunk.positions or chunk.skipped or chunk.known:
+                chunk, chunk_skipped = _first_ids_only(chunk, ids, kept)
+                dropped = dropped or len(chunk_skipped) > len(chunk.skipped)
+                skipped.extend(chunk_skipped)
+            if chunk.text_file:
+                size = int(np.frombuffer(chunk.text_lengths, dtype=np.int64).sum())
+                text.append_file(
+                    worker_texts.fd(chunk.text_file), chunk.text_at, chunk.text_at + size
+                )
+            else:
+                text.append(chunk.text)
+            local = np.frombuffer(chunk.token_ids, dtype=np.int32)
+            tokens.append(np.frombuffer(table, dtype=np.int32)[local] if local.size else local)
+            _collect(columns, chunk)
+            passages += len(chunk.speakers)
+            # A speaker's row is its first appearance; most passages quote no one (""), and a
+            # chunk names few speakers, so the lookup is a C-level map over a dict.
+            for name in dict.fromkeys(chunk.speakers):  # in order of first appearance
+                if name not in speakers:
+                    speakers[name] = len(speakers) - 1
+            p_speaker.append(
+                np.fromiter(
+                    map(speakers.__getitem__, chunk.speakers),
+                    dtype=np.int32,
+                    count=len(chunk.speakers),
+                )
             )
-        )
-        per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32)
-        ends = np.cumsum(per_article, dtype=np.int64) + done
-        lines += article_lines(chunk.articles, (ends - per_article).tolist(), per_article.tolist())
-        done = int(ends[-1]) if ends.shape[0] else done
-        if done != passages:
-            raise RuntimeError("a chunk's passages do not match its articles")
-        if progress is not None:
-            progress(done, estimate(done))
+            per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32)
+            ends = np.cumsum(per_article, dtype=np.int64) + done
+            lines += article_lines(
+                chunk.articles, (ends - per_article).tolist(), per_article.tolist()
+            )
+            done = int(ends[-1]) if ends.shape[0] else done
+            if done != passages:
+                raise RuntimeError("a chunk's passages do not match its articles")
+            if progress is not None:
+                progress(done, estimate(done))
+    finally:
+        worker_texts.close()
     n = done
     # The texts are complete: their file starts going to disk while the postings are built.
     text_blob = text.finish()
@@ -569,8 +583,12 @@ def _first_ids_only(
     doc_len = np.frombuffer(chunk.doc_len, dtype=np.int32)
     lengths = np.frombuffer(chunk.text_lengths, dtype=np.int64)
     ends = np.cumsum(lengths)
+    data = chunk.text
+    if chunk.text_file:  # a worker's texts in its file (rare here: a duplicate id to drop)
+        with open(chunk.text_file, "rb") as fh:
+            data = os.pread(fh.fileno(), int(lengths.sum()), chunk.text_at)
     text = b"".join(
-        chunk.text[int(e - n) : int(e)]
+        data[int(e - n) : int(e)]
         for e, n, k in zip(ends.tolist(), lengths.tolist(), passage_keep.tolist(), strict=True)
         if k
     )
@@ -594,6 +612,24 @@ def _first_ids_only(
         text=text,
         articles=[m for m, k in zip(chunk.articles, keep.tolist(), strict=True) if k],
     ), skipped
+
+
+class _WorkerTexts:
+    """The forked workers' text files (``Chunk.text_file``), each opened once."""
+
+    def __init__(self) -> None:
+        self._fds: dict[str, int] = {}
+
+    def fd(self, path: str) -> int:
+        fd = self._fds.get(path)
+        if fd is None:
+            fd = self._fds[path] = os.open(path, os.O_RDONLY)
+        return fd
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
 
 def _collect(columns: dict[str, list[Any]], chunk: Chunk) -> None:

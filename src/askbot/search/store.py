@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
@@ -240,14 +241,20 @@ def open_index(spec: IndexSpec, analyzer: Analyzer, progress: Progress | None = 
 def _prune(index_root: Path, keep: Path) -> None:
     """Remove older saved indexes, keeping the newest few (another process may still map one)."""
     try:
-        entries = [p for p in index_root.iterdir() if p.is_dir() and p != keep]
+        entries = [p for p in index_root.iterdir() if p != keep]
     except OSError:
         return
+    stale = time.time() - 3600
+    for leftover in [p for p in entries if p.name.startswith(".tmp-texts-")]:
+        # A build worker's texts a killed build left behind (``WORKER_TEXTS``).
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < stale:
+                leftover.unlink()
+    entries = [p for p in entries if p.is_dir()]
     finished = [p for p in entries if not p.name.startswith(".")]
     finished.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for old in finished[KEEP_INDEXES - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
-    stale = time.time() - 3600
     for tmp in entries:
         # Leftovers of a build that was killed: half-written, never loaded, safe to remove.
         if tmp.name.startswith((".tmp-", ".old-")) and tmp.stat().st_mtime < stale:

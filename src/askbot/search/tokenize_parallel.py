@@ -7,11 +7,13 @@ import hashlib
 import multiprocessing
 import os
 import threading
+import uuid
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -235,6 +237,16 @@ class Chunk:
     skipped_before: tuple[Skipped, ...] = ()
     # Sources whose content hash a saved index already has: (position, saved row, id, where).
     known: list[tuple[int, int, str, str]] = field(default_factory=list)
+    # A forked worker with a text folder leaves ``text`` empty: the texts are bytes
+    # [text_at, text_at + sum(text_lengths)) of its file ``text_file`` there (``WORKER_TEXTS``).
+    text_file: str = ""
+    text_at: int = 0
+
+
+# A forked worker's passage texts go to this file in the build's text folder (named for the
+# build and the worker), not through the result pipe: the build copies them from there
+# (``Chunk.text_file``) and removes the files when the workers are done.
+WORKER_TEXTS = ".tmp-texts-{build}-{pid}"
 
 
 def _text_hashes(texts: Sequence[str]) -> array[int]:
@@ -388,7 +400,29 @@ def _work(span: tuple[int, int]) -> Chunk:
 def _work_task(task: Task) -> Chunk:
     # Nothing a worker builds has reference cycles; the collector would only rescan its heap.
     gc.disable()
-    return analyse_task(task, _term_ids(), os.getpid(), _SHARED.get("known"), _SHARED.get("replay"))
+    chunk = analyse_task(
+        task, _term_ids(), os.getpid(), _SHARED.get("known"), _SHARED.get("replay")
+    )
+    folder: Path | None = _SHARED.get("text_dir")
+    if folder is not None and chunk.text:
+        _text_to_file(chunk, folder)
+    return chunk
+
+
+def _text_to_file(chunk: Chunk, folder: Path) -> None:
+    """Append the chunk's texts to this worker's file in ``folder``; the chunk says where."""
+    out: tuple[str, int, int] | None = _SHARED.get("text_out")
+    if out is None:
+        path = str(folder / WORKER_TEXTS.format(build=_SHARED["build"], pid=os.getpid()))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        out = (path, fd, 0)
+    path, fd, at = out
+    view = memoryview(chunk.text)
+    while view:
+        view = view[os.write(fd, view) :]
+    chunk.text_file, chunk.text_at = path, at
+    _SHARED["text_out"] = (path, fd, at + len(chunk.text))
+    chunk.text = b""
 
 
 def can_fork() -> bool:
@@ -426,21 +460,28 @@ def analyse_tasks_in_parallel(
     parallel: bool = True,
     known: Known | None = None,
     replay: Replay | None = None,
+    text_dir: Path | None = None,
 ) -> Iterator[Chunk]:
     """Chunks of the tasks (corpus file parts) in order, read and analysed by forked workers.
 
-    The workers read the files themselves, so this process never holds the articles' text.
+    The workers read the files themselves, so this process never holds the articles' text;
+    with ``text_dir`` they write their passage texts to files there (``Chunk.text_file``),
+    which the caller removes.
     """
     if workers <= 1 or not parallel or not can_fork():
         term_ids = TermIds(analyzer)
         for task in tasks:
             yield analyse_task(task, term_ids, known=known, replay=replay)
         return
-    _SHARED.update(analyzer=analyzer, known=known, replay=replay)
+    build = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    _SHARED.update(analyzer=analyzer, known=known, replay=replay, text_dir=text_dir, build=build)
     try:
         yield from _in_workers(_work_task, tasks, workers)
     finally:
         _SHARED.clear()
+        if text_dir is not None:  # read (or given up) by now; open copies stay readable
+            for path in text_dir.glob(WORKER_TEXTS.format(build=build, pid="*")):
+                path.unlink(missing_ok=True)
 
 
 def _in_workers(
