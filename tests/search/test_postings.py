@@ -154,3 +154,29 @@ def test_filling_with_wrong_counts_is_refused_without_writing_past_a_term() -> N
     with pytest.raises(ValueError, match="do not match"):
         _kernel.invert_fill(tokens, doc_len, rank, 1, indptr, df, last, docs, tfs)
     assert docs.tolist() == [0, 1] and tfs.tolist() == [2, 1]  # only the terms' own slots
+
+
+def test_the_inverted_hook_sees_docs_and_tfs_complete_before_the_weights() -> None:
+    """build_postings calls ``inverted`` once, when docs and tfs hold their final values and
+    the impacts are not computed yet (a build starts their files' fsync there)."""
+    rng = np.random.default_rng(5)
+    doc_len = rng.integers(1, 6, 300).astype(np.int32)
+    tokens = rng.integers(0, 40, int(doc_len.sum())).astype(np.int32)
+    arrays: dict[str, np.ndarray] = {}
+
+    def spill(name: str, n: int, dtype: type[np.generic]) -> np.ndarray:
+        arrays[name] = np.full(n, 7, dtype=dtype)
+        return arrays[name]
+
+    seen: list[tuple[np.ndarray, np.ndarray, bool]] = []
+
+    def inverted() -> None:
+        seen.append((arrays["docs"].copy(), arrays["tfs"].copy(), "impacts" in arrays))
+
+    out = postings_module.build_postings(
+        tokens, doc_len, 40, BM25Params(), spill=spill, inverted=inverted
+    )
+    (docs, tfs, impacts_made) = seen[0]
+    assert len(seen) == 1 and not impacts_made
+    np.testing.assert_array_equal(docs, out["docs"])
+    np.testing.assert_array_equal(tfs, out["tfs"])

@@ -495,10 +495,21 @@ def _build(
         spilled[name] = SpilledArray(spill_dir, n, dtype)
         return spilled[name].array
 
-    postings = build_postings(token_ids, doc_len, len(terms), params, rank, spill=spill)
+    synced: set[str] = set()
+
+    def inverted() -> None:  # their files go to disk while the weights are computed
+        for name in ("docs", "tfs"):
+            if name in spilled:
+                spilled[name].sync_soon()
+                synced.add(name)
+
+    postings = build_postings(
+        token_ids, doc_len, len(terms), params, rank, spill=spill, inverted=inverted
+    )
     del token_ids
-    for spilled_array in spilled.values():
-        spilled_array.sync_soon()
+    for name, spilled_array in spilled.items():
+        if name not in synced:
+            spilled_array.sync_soon()
     per_article = _cat(columns["per_article"], np.int32)
     del speakers[""]
     lengths = _cat(columns["lengths"], np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,23 +25,30 @@ def build_postings(
     *,
     compiled: bool = True,
     spill: pruning.Spill | None = None,
+    inverted: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Term-major CSR postings with term frequencies, bounds and champions.
 
     ``token_ids`` are each passage's term ids, passage after passage; with ``rank``, raw ids that
     ``rank`` maps to term ids. The compiled kernel inverts them in two passes over the tokens,
     into arrays from ``spill(name, length, dtype)`` (docs, tfs, impacts) when given; without it
-    (or ``compiled=False``) scipy and numpy build the same arrays in memory.
+    (or ``compiled=False``) scipy and numpy build the same arrays in memory. ``inverted`` is
+    called once docs and tfs are complete, while the rest is computed from them.
     """
     if compiled and pruning.kernel_available():
         if rank is None:
             rank = np.arange(v, dtype=np.int32)
         indptr, docs, tfs = pruning.invert(token_ids, doc_len, rank, v, spill=spill)
+        if inverted is not None:
+            inverted()
         impacts = None if spill is None else spill("impacts", int(docs.shape[0]), np.uint8)
         return finish_postings(indptr, docs, tfs, doc_len, params, impacts=impacts)
     if rank is not None:
         token_ids = rank[token_ids]
-    return _invert_scipy(token_ids, doc_len, v, params)
+    arrays = _invert_scipy(token_ids, doc_len, v, params)  # all at once, in memory
+    if inverted is not None:
+        inverted()
+    return arrays
 
 
 def _invert_scipy(token_ids: I32, doc_len: I32, v: int, params: BM25Params) -> dict[str, Any]:
