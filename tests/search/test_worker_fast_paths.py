@@ -238,3 +238,24 @@ def test_whole_words_in_latin1_text_of_any_length_are_the_regex_spans(size: int)
 def test_whole_words_in_any_latin1_text_are_the_regex_spans(text: str) -> None:
     """For any Latin-1 text, whole_words gives the spans of \\b(?:said|noted)\\b."""
     assert _chunks().whole_words(text, ("said", "noted")) == _regex_spans(text, ("said", "noted"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS)
+def test_compiled_space_count_is_str_count(text: str) -> None:
+    """count_spaces(text) == text.count(" ") for any text, and every length around 16."""
+    assert _chunks().count_spaces(text) == text.count(" ")
+    for size in range(40):
+        padded = (text + " x" * 20)[:size]
+        assert _chunks().count_spaces(padded) == padded.count(" ")
+
+
+def test_windows_without_the_compiled_space_count_are_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Counting a paragraph's spaces in Python splits the same windows."""
+    long = Article("long", "T", (" ".join(["One sentence here."] * 80), "a " * 119 + "b"))
+    compiled = [passage_rows(a) for a in [*ARTICLES, long]]
+    monkeypatch.setattr(corpus_module, "_spaces", corpus_module._spaces_py)
+    assert [passage_rows(a) for a in [*ARTICLES, long]] == compiled
+    assert len(passage_rows(long)) > 2  # the long paragraph is cut into windows

@@ -21,9 +21,11 @@ from askbot.search.analysis import STOPWORDS, clean_text
 from askbot.search.models import Article, Passage, Skipped
 
 try:  # the compiled helpers (setup.py); optional, as the search kernel is
+    from askbot.search._chunks import count_spaces as _count_spaces
     from askbot.search._chunks import folded_line as _folded_line
     from askbot.search._chunks import whole_words as _whole_words
 except ImportError:  # pragma: no cover - only without a C compiler
+    _count_spaces = None  # type: ignore[assignment]
     _folded_line = None  # type: ignore[assignment]
     _whole_words = None  # type: ignore[assignment]
 
@@ -49,6 +51,8 @@ class _LazyPattern:
         self.pattern = pattern
         self._compiled: re.Pattern[str] | None = None
 
+    # The methods below read ``_compiled`` first: a call to _get for every search is a Python
+    # call more on the speaker pass's hot path.
     def _get(self) -> re.Pattern[str]:
         compiled = self._compiled
         if compiled is None:
@@ -56,21 +60,21 @@ class _LazyPattern:
         return compiled
 
     def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        return self._get().search(text, pos, endpos)
+        return (self._compiled or self._get()).search(text, pos, endpos)
 
     def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
-        return self._get().match(text, pos, endpos)
+        return (self._compiled or self._get()).match(text, pos, endpos)
 
     def fullmatch(self, text: str) -> re.Match[str] | None:
-        return self._get().fullmatch(text)
+        return (self._compiled or self._get()).fullmatch(text)
 
     def finditer(
         self, text: str, pos: int = 0, endpos: int = sys.maxsize
     ) -> Iterator[re.Match[str]]:
-        return self._get().finditer(text, pos, endpos)
+        return (self._compiled or self._get()).finditer(text, pos, endpos)
 
     def sub(self, repl: str, text: str) -> str:
-        return self._get().sub(repl, text)
+        return (self._compiled or self._get()).sub(repl, text)
 
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
@@ -618,9 +622,17 @@ def load_corpus(
     return Corpus(root=str(Path(root)), articles=tuple(articles), skipped=tuple(skipped))
 
 
+def _spaces_py(text: str) -> int:
+    return text.count(" ")
+
+
+# text.count(" "): compiled, without str.count's branch on every space found.
+_spaces: Callable[[str], int] = _spaces_py if _count_spaces is None else _count_spaces
+
+
 def _windows(paragraph: str, max_words: int) -> list[str]:
     """Split a long paragraph at sentence ends into windows of at most ~max_words words."""
-    if paragraph.count(" ") < max_words:  # at most max_words words
+    if _spaces(paragraph) < max_words:  # at most max_words words
         return [paragraph]
     windows: list[str] = []
     current: list[str] = []
@@ -1097,6 +1109,7 @@ def passage_rows(article: Article, window_words: int = WINDOW_WORDS) -> list[Pas
     # Most paragraphs have no quote, no speech verb and no "according to": their tests are
     # inlined here (the functions they stand for are the definition).
     find_words = _speech_words if _whole_words is None else None
+    spaces = _spaces
     for number, paragraph in enumerate(article.paragraphs, start=1):
         masked = paragraph[:ATTRIBUTION_CHARS]
         if '"' in masked or not (masked.isascii() or ("“" not in masked and "”" not in masked)):
@@ -1128,7 +1141,10 @@ def passage_rows(article: Article, window_words: int = WINDOW_WORDS) -> list[Pas
             speaker = last_speaker = full_names[surname]
         previous, previous_open = speaker, left_open and bool(speaker)
         context = speaker if by_pronoun and speaker else ""
-        windows = _windows(paragraph, window_words)
+        # A paragraph of at most window_words words is one window (_windows' first test).
+        windows = (
+            [paragraph] if spaces(paragraph) < window_words else _windows(paragraph, window_words)
+        )
         if len(windows) == 1:
             rows.append((number, 0, windows[0], context, speaker))
         else:

@@ -133,7 +133,11 @@ class TermIds:
         """The term ids of all ``texts`` concatenated, and how many belong to each text."""
         if analysis.ANALYZER_VERSION != ANALYZER_VERSION:
             return self._batch_by_analyzer(texts)
-        texts = [_analysable(text) for text in texts]
+        # Most texts need nothing: the test of _analysable in line, without a call per text.
+        printable = _isprintable
+        texts = [
+            t if printable(t) and "<" not in t and "@" not in t else _analysable(t) for t in texts
+        ]
         if self._table is None:
             return self._batch_in_python(texts)
         # In all-capitals text capitals mean nothing (as in Analyzer.terms).
