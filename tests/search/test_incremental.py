@@ -410,7 +410,7 @@ _INFO = st.builds(
 )
 
 
-def _columns(saved: incremental.SavedArticles) -> list[tuple[object, ...]]:
+def _columns(saved: index_module.ArticleColumns) -> list[tuple[object, ...]]:
     return list(
         zip(
             saved.ids,
@@ -428,7 +428,7 @@ def _columns(saved: incremental.SavedArticles) -> list[tuple[object, ...]]:
 def test_saved_article_columns_are_the_lines_fields(infos: list[ArticleInfo]) -> None:
     """The columns read from the article lines (without parsing them when they are this
     version's) are each line's id, content hash, path, first passage and passage count."""
-    saved = incremental.SavedArticles(b"".join(article_line(a) for a in infos))
+    saved = index_module.ArticleColumns(b"".join(article_line(a) for a in infos))
     assert _columns(saved) == [
         (a.id, a.content_hash, a.path, a.first_passage, a.passage_count) for a in infos
     ]
@@ -444,7 +444,7 @@ def test_relocated_saved_articles_are_the_lines_of_the_moved_articles(
     infos: list[ArticleInfo], paths: list[str], firsts: list[int]
 ) -> None:
     """Saved lines given a new path and first passage are article_line's bytes for them."""
-    saved = incremental.SavedArticles(b"".join(article_line(a) for a in infos))
+    saved = index_module.ArticleColumns(b"".join(article_line(a) for a in infos))
     rows = list(range(len(infos)))[::-1]
     got = saved.relocated(rows, paths[: len(rows)], firsts[: len(rows)])
     want = [
@@ -462,7 +462,7 @@ def test_saved_lines_in_an_older_field_order_are_parsed_and_written_again() -> N
         for i in range(3)
     ]
     blob = b"".join(json.dumps(asdict(a), ensure_ascii=False).encode() + b"\n" for a in infos)
-    saved = incremental.SavedArticles(blob)
+    saved = index_module.ArticleColumns(blob)
     assert _columns(saved) == [
         (a.id, a.content_hash, a.path, a.first_passage, a.passage_count) for a in infos
     ]

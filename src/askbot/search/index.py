@@ -45,6 +45,7 @@ import math
 import mmap
 import os
 import queue
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -198,6 +199,100 @@ def relocated(line: bytes | None, row: dict[str, Any], path: str, first_passage:
     )
 
 
+# A line as ``article_line`` writes it, matched without parsing it: the fields a reindex needs
+# (id, content hash, path, first passage, passage count) are captured, still JSON-escaped. A
+# quote inside a JSON string is escaped, so the keys matched here are never inside a value.
+_STRING = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
+_PATH_HEAD = b', "path": "'
+_FIRST_HEAD = b'", "first_passage": '
+_COUNT_HEAD = b', "passage_count": '
+_LINE_END = b"}\n"
+_SAVED_LINE = re.compile(
+    rb'\{"id": ' + _STRING + rb', [^\n]*, "content_hash": "([0-9a-f]{32})", "paragraphs": \d+'
+    + re.escape(_PATH_HEAD[:-1]) + _STRING + re.escape(_FIRST_HEAD[1:]) + rb"(\d+)"
+    + re.escape(_COUNT_HEAD) + rb"(\d+)" + re.escape(_LINE_END)
+)  # fmt: skip
+_TAIL_FIXED = len(_PATH_HEAD) + len(_FIRST_HEAD) + len(_COUNT_HEAD) + len(_LINE_END)
+
+
+def _unescaped(raw: bytes) -> str:
+    text: str = json.loads(b'"' + raw + b'"')
+    return text
+
+
+class ArticleColumns:
+    """An article table's lines (articles.jsonl) and the columns a reindex or a comparison
+    needs (id, content hash, path, first passage and passage count of each article).
+
+    Lines this version wrote are read by one regular expression, not parsed (a JSON parse of a
+    million-passage corpus's table takes most of a second); others are parsed as JSON.
+    """
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        ends = np.flatnonzero(np.frombuffer(blob, dtype=np.uint8) == ord("\n")) + 1
+        self.offsets: list[int] = [0, *ends.tolist()]  # line i is blob[offsets[i]:offsets[i + 1]]
+        n = len(self.offsets) - 1
+        if self.offsets[-1] != len(blob):
+            raise ValueError("the article table does not end with a line end")
+        found = _SAVED_LINE.findall(blob)
+        # Each match ends at a line end and spans no line end: as many matches as lines is one
+        # match on every line.
+        self._cuts: list[int] | None = None
+        if len(found) == n:
+            self.ids = [f[0].decode() if b"\\" not in f[0] else _unescaped(f[0]) for f in found]
+            self.hashes = [f[1].decode() for f in found]
+            self.paths = [f[2].decode() if b"\\" not in f[2] else _unescaped(f[2]) for f in found]
+            self.firsts = np.fromiter(map(int, (f[3] for f in found)), dtype=np.int64, count=n)
+            self.counts = np.fromiter(map(int, (f[4] for f in found)), dtype=np.int64, count=n)
+            # Where each line's path field starts: the line's head before it is kept as it is.
+            tails = np.fromiter(
+                (len(f[2]) + len(f[3]) + len(f[4]) for f in found), dtype=np.int64, count=n
+            )
+            self._cuts = (
+                np.asarray(self.offsets[1:], dtype=np.int64) - tails - _TAIL_FIXED
+            ).tolist()
+            return
+        rows = [json.loads(self.line(i)) for i in range(n)]
+        self.ids = [row["id"] for row in rows]
+        self.hashes = [row["content_hash"] for row in rows]
+        self.paths = [row["path"] for row in rows]
+        self.firsts = np.fromiter((row["first_passage"] for row in rows), np.int64, count=n)
+        self.counts = np.fromiter((row["passage_count"] for row in rows), np.int64, count=n)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def line(self, i: int) -> bytes:
+        return self.blob[self.offsets[i] : self.offsets[i + 1]]
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Article ``i``'s line, parsed."""
+        row: dict[str, Any] = json.loads(self.line(i))
+        return row
+
+    def relocated(
+        self, rows: Sequence[int], paths: Sequence[str], firsts: Sequence[int]
+    ) -> list[bytes]:
+        """The lines of saved articles ``rows`` with new paths and first passages.
+
+        A line's fields before its path are kept byte for byte (``index.relocated``).
+        """
+        cuts = self._cuts
+        if cuts is None:
+            return [
+                relocated(self.line(r), self.row(r), path, first)
+                for r, path, first in zip(rows, paths, firsts, strict=True)
+            ]
+        blob, offsets, counts = self.blob, self.offsets, self.counts.tolist()
+        return [
+            blob[offsets[r] : cuts[r]]
+            + f', "path": {encode_basestring(path)}, "first_passage": {first:d}, '
+            f'"passage_count": {counts[r]:d}}}\n'.encode()
+            for r, path, first in zip(rows, paths, firsts, strict=True)
+        ]
+
+
 class _FileRanges:
     """Byte ranges of a saved file, read with ``os.pread``.
 
@@ -263,12 +358,9 @@ class ArticleTable(Sequence[ArticleInfo]):
         return info
 
     def content_hashes(self) -> dict[str, str]:
-        """Article id -> content hash for every article, without filling the cache."""
-        out: dict[str, str] = {}
-        for i in range(len(self)):
-            info = self._cache.get(i) or self._parse(i)
-            out[info.id] = info.content_hash
-        return out
+        """Article id -> content hash for every article, without parsing (or caching) them."""
+        columns = ArticleColumns(self.raw()[0])
+        return dict(zip(columns.ids, columns.hashes, strict=True))
 
     @overload
     def __getitem__(self, i: int) -> ArticleInfo: ...
