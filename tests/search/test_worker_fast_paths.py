@@ -259,3 +259,17 @@ def test_windows_without_the_compiled_space_count_are_the_same(
     monkeypatch.setattr(corpus_module, "_spaces", corpus_module._spaces_py)
     assert [passage_rows(a) for a in [*ARTICLES, long]] == compiled
     assert len(passage_rows(long)) > 2  # the long paragraph is cut into windows
+
+
+@pytest.mark.parametrize("at", [0, 1, 14, 15, 16, 17, 31, 32, 39])
+def test_16_character_blocks_check_and_hash_every_latin1_character(at: int) -> None:
+    """In text long enough for the 16-byte blocks, each Latin-1 character anywhere is checked
+    (printable, folded) and hashed as the definitions say."""
+    c_module = _chunks()
+    base = "Abc defg hij KLM nop qrs tuv wxyz ABC DEF GHI"[:40]
+    for c in LATIN1:
+        for text in (base[:at] + c + base[at + 1 :], base[:at] + c + " " + base[at + 2 :]):
+            assert c_module.isprintable(text) == text.isprintable(), (hex(ord(c)), at)
+            folded = text.isprintable() and " ".join(text.split()) == text
+            assert c_module.folded_line(text) == folded, (hex(ord(c)), at)
+            assert c_module.text_hash(text) == _blake(text), (hex(ord(c)), at)

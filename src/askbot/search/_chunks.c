@@ -110,6 +110,30 @@ static inline unsigned spaces16(const uint8_t *p) {
     m = _mm_or_si128(m, _mm_cmpeq_epi8(x, _mm_set1_epi8((char)0xa0)));
     return (unsigned)_mm_movemask_epi8(m);
 }
+
+/* Whether SSE2 classifies ASCII exactly as printable1, line_class1, hash_class1 and lower1 do
+ * (checked once at import; else the tables are used). */
+static int sse2_ascii_exact;
+
+/* For the 16 bytes at p: bits of the printable ASCII ones (" " to "~"), of the spaces, of the
+ * bytes above ASCII, and of the other ASCII whitespace (\t to \r, \x1c to \x1f). */
+typedef struct {
+    unsigned printable, spaces, high, other_space;
+} Ascii16;
+
+static inline Ascii16 ascii16(__m128i x) {
+    Ascii16 r;
+    r.printable = (unsigned)_mm_movemask_epi8(in_range(x, 0x20, 95));
+    r.spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')));
+    r.high = (unsigned)_mm_movemask_epi8(x);
+    r.other_space = (unsigned)_mm_movemask_epi8(_mm_or_si128(in_range(x, 9, 5), in_range(x, 0x1c, 4)));
+    return r;
+}
+
+/* ASCII lowercased: "A" to "Z" get bit 0x20. */
+static inline __m128i ascii_lower16(__m128i x) {
+    return _mm_or_si128(x, _mm_and_si128(in_range(x, 'A', 26), _mm_set1_epi8(0x20)));
+}
 #else
 #define SPACE_SSE2 0
 #endif
@@ -630,8 +654,21 @@ static PyObject *isprintable(PyObject *Py_UNUSED(module), PyObject *text) {
     const void *data;
     Py_ssize_t n;
     if (text_view(text, "isprintable", &kind, &data, &n) < 0) return NULL;
-    if (kind == PyUnicode_1BYTE_KIND)
+    if (kind == PyUnicode_1BYTE_KIND) {
+#if SPACE_SSE2
+        /* 16 at a time; a block with a byte that is not printable ASCII goes by table. */
+        const Py_UCS1 *s = (const Py_UCS1 *)data;
+        Py_ssize_t i = 0;
+        for (; sse2_ascii_exact && i + 16 <= n; i += 16) {
+            if (ascii16(_mm_loadu_si128((const __m128i *)(s + i))).printable == 0xffffu) continue;
+            for (int j = 0; j < 16; j++)
+                if (!printable1[s[i + j]]) Py_RETURN_FALSE;
+        }
+        data = s + i;
+        n -= i;
+#endif
         ALL_PRINTABLE(Py_UCS1);
+    }
     else if (kind == PyUnicode_2BYTE_KIND)
         ALL_PRINTABLE(Py_UCS2);
     else
@@ -688,10 +725,22 @@ static PyObject *folded_line(PyObject *Py_UNUSED(module), PyObject *text) {
     }
     const Py_UCS1 *s = (const Py_UCS1 *)data;
     if (n && (s[0] == ' ' || s[n - 1] == ' ')) Py_RETURN_FALSE;
+    unsigned previous = 0;
+    Py_ssize_t i = 0;
+#if SPACE_SSE2
+    /* 16 at a time: printable ASCII and no space after a space needs no table. */
+    for (; sse2_ascii_exact && i + 16 <= n; i += 16) {
+        Ascii16 b = ascii16(_mm_loadu_si128((const __m128i *)(s + i)));
+        if (b.printable != 0xffffu)
+            for (int j = 0; j < 16; j++)
+                if (line_class1[s[i + j]] >> 1) Py_RETURN_FALSE;
+        if (b.spaces & ((b.spaces << 1) | previous)) Py_RETURN_FALSE;
+        previous = b.spaces >> 15 & 1;
+    }
+#endif
     /* The test in the loop is almost never true, so it is predicted: cheaper than keeping an
      * accumulator. */
-    unsigned previous = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         unsigned c = line_class1[s[i]];
         if ((c >> 1) | (c & previous)) Py_RETURN_FALSE;
         previous = c;
@@ -864,7 +913,17 @@ static PyObject *text_hash(PyObject *Py_UNUSED(module), PyObject *text) {
     /* Most passages are ASCII with single spaces: lowered byte for byte (branch-free), and
      * hashed as they are when no byte asked for more. */
     unsigned odd = 0, after_space = 1;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    Py_ssize_t i = 0;
+#if SPACE_SSE2
+    for (; sse2_ascii_exact && i + 16 <= n; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+        Ascii16 b = ascii16(x);
+        odd |= b.high | b.other_space | (b.spaces & ((b.spaces << 1) | after_space));
+        after_space = b.spaces >> 15 & 1;
+        _mm_storeu_si128((__m128i *)(buf + i), ascii_lower16(x));
+    }
+#endif
+    for (; i < n; i++) {
         unsigned c = hash_class1[s[i]];
         buf[i] = lower1[s[i]];
         odd |= (c >> 1) | (c & after_space);
@@ -1239,6 +1298,24 @@ PyMODINIT_FUNC PyInit__chunks(void) {
         uint8_t block[16];
         memset(block, c, 16);
         if (spaces16(block) != (space1[c] ? 0xffffu : 0u)) sse2_spaces_exact = 0;
+    }
+    sse2_ascii_exact = 1;
+    for (int c = 0; c < 256; c++) {
+        uint8_t block[16];
+        memset(block, c, 16);
+        __m128i x = _mm_loadu_si128((const __m128i *)block);
+        Ascii16 b = ascii16(x);
+        uint8_t lowered[16];
+        _mm_storeu_si128((__m128i *)lowered, ascii_lower16(x));
+        int ascii = c < 0x80;
+        unsigned all = 0xffffu;
+        if (b.high != (ascii ? 0u : all)) sse2_ascii_exact = 0;
+        if (!ascii) continue;
+        if (b.printable != (printable1[c] ? all : 0u)) sse2_ascii_exact = 0;
+        if (b.spaces != (c == ' ' ? all : 0u)) sse2_ascii_exact = 0;
+        if (b.other_space != (hash_class1[c] == 2 ? all : 0u)) sse2_ascii_exact = 0;
+        if (printable1[c] && line_class1[c] != (c == ' ' ? 1 : 0)) sse2_ascii_exact = 0;
+        if (lowered[0] != lower1[c]) sse2_ascii_exact = 0;
     }
     sse2_words_exact = 1;
     for (int c = 0; c < 128; c++) {
