@@ -134,6 +134,104 @@ def test_reindexed_passages_keep_the_cold_build_texts(corpus: Path, tmp_path: Pa
         }
 
 
+def _texts_by_id(index: Index) -> dict[str, str]:
+    return {index.passage_id(d): index.text(d) for d in range(index.n_docs)}
+
+
+def test_a_reindex_keeps_the_saved_texts_and_writes_only_the_new_ones(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """The saved texts.bin is shared (one inode), not copied; texts.1.bin holds just the
+    texts of the new and changed articles' passages."""
+    old = _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    assert (new.path / "texts.bin").stat().st_ino == (old.path / "texts.bin").stat().st_ino
+    assert new.index.meta["text_files"] == 2
+    before = old.index.content_hashes()
+    analysed = {a for a, h in new.index.content_hashes().items() if before.get(a) != h}
+    fresh = [d for d in range(new.index.n_docs) if new.index.article_of(d).id in analysed]
+    fresh_bytes = sum(len(new.index.text(d).encode()) for d in fresh)
+    assert fresh and (new.path / "texts.1.bin").stat().st_size == fresh_bytes
+
+
+def test_texts_stay_right_over_reindexes_and_are_copied_into_one_file_in_the_end(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """Reindex after reindex, every passage has a cold build's text; once there would be too
+    many text files, the kept texts are copied into one file again."""
+    _build(corpus, tmp_path / "idx")
+    counts = []
+    for round_ in range(incremental.MAX_TEXT_FILES + 1):
+        bulk = corpus / "bulk-1.jsonl"
+        lines = bulk.read_text().splitlines()
+        del lines[2 * round_]  # removed: its text stays behind, unused, in a saved file
+        lines[round_ + 10] = _line(f"g1-{round_ + 10}", 700 + round_, f"Round {round_} news.")
+        lines.append(_line(f"r{round_}", 800 + round_))
+        _jsonl(bulk, lines)
+        new = _build(corpus, tmp_path / "idx")
+        assert "reindexed_from" in new.index.meta
+        counts.append(new.index.meta["text_files"])
+        cold = _build(corpus, tmp_path / f"cold{round_}", full=True)
+        assert _texts_by_id(new.index) == _texts_by_id(cold.index)
+    assert counts == [2, 3, 4, 1, 2]
+
+
+@pytest.mark.parametrize("dead_limit", [0.01, 0.99])
+def test_texts_are_copied_into_one_file_only_when_much_of_the_saved_ones_is_unused(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dead_limit: float
+) -> None:
+    """Removing articles leaves their texts unused in the saved file: past the limit a reindex
+    copies the rest into a new file; under it, it keeps the file and runs skip them."""
+    monkeypatch.setattr(incremental, "MAX_DEAD_TEXT", dead_limit)
+    old = _build(corpus, tmp_path / "idx")
+    for f in range(2):
+        bulk = corpus / f"bulk-{f}.jsonl"
+        _jsonl(bulk, bulk.read_text().splitlines()[:22])  # 36 of ~105 articles go
+    new = _build(corpus, tmp_path / "idx")
+    assert "reindexed_from" in new.index.meta and new.index.meta["text_files"] == 1
+    shared = (new.path / "texts.bin").stat().st_ino == (old.path / "texts.bin").stat().st_ino
+    assert shared == (dead_limit > 0.5) == (new.path / "text_runs.npy").exists()
+    cold = _build(corpus, tmp_path / "cold", full=True)
+    assert _texts_by_id(Index.load(new.path)) == _texts_by_id(cold.index)
+
+
+def test_text_runs_past_the_end_of_a_file_make_the_index_damaged(
+    corpus: Path, tmp_path: Path
+) -> None:
+    _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    runs = np.load(new.path / "text_runs.npy")
+    runs[-1, 2] += 10**6
+    np.save(new.path / "text_runs.npy", runs)
+    with pytest.raises(index_module.IndexFormatError, match="past its file"):
+        Index.load(new.path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 6), min_size=1, max_size=8),
+    cuts=st.lists(st.integers(0, 40), max_size=6),
+)
+def test_text_pieces_are_the_bytes_of_the_ranges_through_the_runs(
+    sizes: list[int], cuts: list[int]
+) -> None:
+    """Ranges of the virtual texts map through the runs to the same bytes, piece by piece."""
+    files = [bytes(range(50 * f, 50 * f + 50)) for f in range(3)]
+    runs, text, at = [], b"", 0
+    for i, n in enumerate(sizes):  # run i: n bytes of file i % 3 from offset 5 * i
+        runs.append([at, i % 3, 5 * i])
+        text += files[i % 3][5 * i : 5 * i + n]
+        at += n
+    points = sorted({min(c, at) for c in cuts} | {0, at})
+    ranges = list(zip(points[::2], points[1::2], strict=False))
+    pieces = incremental._text_pieces(ranges, np.asarray(runs, dtype=np.int64))
+    got = b"".join(files[f][s : s + n] for f, s, n in pieces)
+    assert got == b"".join(text[s:e] for s, e in ranges)
+    assert all(n > 0 for _, _, n in pieces)
+
+
 def test_new_term_appears_and_a_vanished_term_is_dropped(corpus: Path, tmp_path: Path) -> None:
     """A word only a new article has gets a term; a word only a removed one had loses its term."""
     old = _build(corpus, tmp_path / "idx").index

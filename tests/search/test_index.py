@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +120,20 @@ def test_index_of_another_format_version_is_refused(tmp_path: Path) -> None:
     (path / "meta.json").write_text(meta)
     with pytest.raises(IndexFormatError, match="version 99"):
         Index.load(path)
+
+
+def test_an_index_of_the_previous_version_without_text_runs_still_loads(tmp_path: Path) -> None:
+    """Version 4 is version 5 with one texts file: it loads with every passage's text."""
+    index = bundled_index()
+    path = index.save(tmp_path / "idx")
+    meta = json.loads((path / "meta.json").read_text())
+    meta["format_version"] = 4
+    del meta["text_files"], meta["text_runs"]
+    (path / "meta.json").write_text(json.dumps(meta))
+    loaded = Index.load(path)
+    assert [loaded.text(d) for d in range(len(loaded))] == [
+        index.text(d) for d in range(len(index))
+    ]
 
 
 def test_index_of_another_analyzer_is_refused(tmp_path: Path) -> None:

@@ -20,9 +20,9 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from askbot.search.index import (
     BM25Params,
     Index,
     IndexFormatError,
+    TextPart,
     article_line,
 )
 from askbot.search.postings import finish_postings
@@ -288,7 +289,7 @@ def merge(
         impacts.sync_soon()
         del docs, tfs
         phases.done("finish_postings")
-        text_offsets, text_blob, text_link = texts.result()
+        merged_texts = texts.result()
         phases.done("merge_texts")
     n = int(doc_len.shape[0])
     merged = Index(
@@ -310,9 +311,12 @@ def merge(
         p_window=np.concatenate((np.asarray(old.p_window)[keep_doc], np.asarray(fresh.p_window))),
         p_speaker=p_speaker,
         p_hash=np.concatenate((np.asarray(old.p_hash)[keep_doc], np.asarray(fresh.p_hash))),
-        text_offsets=text_offsets,
-        text_blob=text_blob,
-        text_link=text_link,
+        text_offsets=merged_texts.offsets,
+        text_blob=merged_texts.blob,
+        text_link=merged_texts.link,
+        text_file=merged_texts.file,
+        text_parts=merged_texts.parts,
+        text_runs=merged_texts.runs,
         array_links=links,
         speakers=speakers,
         skipped=list(fresh.skipped),
@@ -490,34 +494,116 @@ def _as_bytes(blob: bytes | npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return np.frombuffer(blob, dtype=np.uint8) if isinstance(blob, bytes) else np.asarray(blob)
 
 
-def _merge_texts(
-    old: Index, keep_doc: Bools, fresh: Index, spill_dir: Path | None
-) -> tuple[I64, npt.NDArray[np.uint8] | bytes, Callable[[Path], bool]]:
-    """Text offsets and blob: the kept passages' texts (a few long runs), then the fresh ones.
+# A reindex keeps the saved text files (hard links) and adds one for its new passages' texts,
+# while they are few and mostly hold passages still indexed; past either limit it copies the
+# texts of the kept passages into one new file with the new ones.
+MAX_TEXT_FILES = 4
+MAX_DEAD_TEXT = 0.25
 
-    The kept runs are copied from the saved texts.bin by the kernel (``copy_file_range``) when
-    the saved index has one, without passing through this process.
+
+@dataclass
+class _Texts:
+    """A merged index's passage texts: its text offsets and where the bytes are."""
+
+    offsets: I64
+    blob: bytes | npt.NDArray[np.uint8] = b""
+    link: Callable[[Path], bool] | None = None
+    file: Path | None = None
+    parts: list[TextPart] = field(default_factory=list)
+    runs: I64 | None = None
+
+
+def _merge_texts(old: Index, keep_doc: Bools, fresh: Index, spill_dir: Path | None) -> _Texts:
+    """The kept passages' texts (a few long runs of the saved ones), then the fresh ones.
+
+    The saved files are kept as they are (the new index's runs point into them) and only the
+    fresh texts are written, unless that would leave too many files or too much of them unused
+    (``MAX_TEXT_FILES``, ``MAX_DEAD_TEXT``): then the kept runs are copied into one new file by
+    the kernel (``copy_file_range``), without passing through this process.
     """
     offsets = np.asarray(old.text_offsets, dtype=np.int64)
-    edges = np.diff(np.concatenate(([0], keep_doc.view(np.int8), [0])))
-    run_starts = np.flatnonzero(edges == 1).tolist()
-    run_ends = np.flatnonzero(edges == -1).tolist()
-    spool = TextSpool(spill_dir)
-    if old.text_path is not None:
-        with open(old.text_path, "rb") as src:
-            for s, e in zip(run_starts, run_ends, strict=True):
-                spool.append_file(src.fileno(), int(offsets[s]), int(offsets[e]))
-    else:
-        o_blob = _as_bytes(old.text_blob)
-        for s, e in zip(run_starts, run_ends, strict=True):
-            spool.append(np.ascontiguousarray(o_blob[offsets[s] : offsets[e]]).data)
-    spool.append(np.ascontiguousarray(_as_bytes(fresh.text_blob)).data)
     lengths = np.concatenate(
         (np.diff(offsets)[keep_doc], np.diff(np.asarray(fresh.text_offsets, dtype=np.int64)))
     )
     text_offsets = np.zeros(lengths.shape[0] + 1, dtype=np.int64)
     np.cumsum(lengths, out=text_offsets[1:])
-    return text_offsets, spool.finish(), spool.link
+    edges = np.diff(np.concatenate(([0], keep_doc.view(np.int8), [0])))
+    kept = zip(
+        offsets[np.flatnonzero(edges == 1)].tolist(),
+        offsets[np.flatnonzero(edges == -1)].tolist(),
+        strict=True,
+    )
+    pieces = _text_pieces(kept, old.text_runs)
+    files = [old.text_path, *(t.path for t in old.text_parts)]
+    fresh_blob = _as_bytes(fresh.text_blob)
+    used = sorted({f for f, _, _ in pieces})
+    paths = [p for p in (files[f] for f in used) if p is not None]
+    keep_files = 0 < len(paths) == len(used) and len(used) + 1 <= MAX_TEXT_FILES
+    if keep_files:
+        size = sum(os.stat(p).st_size for p in paths) + int(fresh_blob.shape[0])
+        keep_files = int(text_offsets[-1]) >= (1 - MAX_DEAD_TEXT) * size
+    spool = TextSpool(spill_dir)
+    if not keep_files:
+        _copy_pieces(old, files, pieces, spool)
+        spool.append(np.ascontiguousarray(fresh_blob).data)
+        return _Texts(text_offsets, spool.finish(), spool.link)
+    number = {f: i for i, f in enumerate(used)}
+    runs: list[list[int]] = []
+    at = 0
+    for f, start, n in pieces:
+        last = runs[-1] if runs else None
+        if last is None or last[1] != number[f] or last[2] + at - last[0] != start:
+            runs.append([at, number[f], start])  # else the piece continues the last run
+        at += n
+    parts = [TextPart(path) for path in paths[1:]]
+    if fresh_blob.shape[0]:
+        spool.append(np.ascontiguousarray(fresh_blob).data)
+        parts.append(TextPart(blob=spool.finish(), link=spool.link))
+        runs.append([at, len(used), 0])
+    first = paths[0]
+    return _Texts(
+        text_offsets,
+        np.memmap(first, dtype=np.uint8, mode="r") if os.stat(first).st_size else b"",
+        file=first,
+        parts=parts,
+        runs=np.asarray(runs, dtype=np.int64).reshape(-1, 3),
+    )
+
+
+def _text_pieces(ranges: Iterable[tuple[int, int]], runs: I64 | None) -> list[tuple[int, int, int]]:
+    """Byte ranges of the saved index's texts (ascending) as (file, offset, length) pieces."""
+    if runs is None:
+        return [(0, s, e - s) for s, e in ranges if e > s]
+    starts: list[int] = runs[:, 0].tolist()
+    files: list[int] = runs[:, 1].tolist()
+    at: list[int] = runs[:, 2].tolist()
+    out: list[tuple[int, int, int]] = []
+    for s, e in ranges:
+        r = bisect.bisect_right(starts, s) - 1
+        while s < e:  # across the runs the range spans
+            stop = min(e, starts[r + 1]) if r + 1 < len(starts) else e
+            if stop > s:
+                out.append((files[r], at[r] + s - starts[r], stop - s))
+            s, r = stop, r + 1
+    return out
+
+
+def _copy_pieces(
+    old: Index, files: list[Path | None], pieces: list[tuple[int, int, int]], spool: TextSpool
+) -> None:
+    """Append the saved texts' pieces to ``spool``: copied by the kernel from the files."""
+    if any(f is None for f in files):  # an index in memory (its texts never saved)
+        blob = _as_bytes(old.text_blob)
+        for _, start, n in pieces:
+            spool.append(np.ascontiguousarray(blob[start : start + n]).data)
+        return
+    handles = {f: open(path, "rb") for f in {f for f, _, _ in pieces} if (path := files[f])}  # noqa: SIM115
+    try:
+        for f, start, n in pieces:
+            spool.append_file(handles[f].fileno(), start, start + n)
+    finally:
+        for fh in handles.values():
+            fh.close()
 
 
 def unchanged(

@@ -1,6 +1,6 @@
 """Build, search, save and load the BM25Okapi index (rank-bm25's definition, exact).
 
-On-disk format (``FORMAT_VERSION`` 4), one folder per index, every array a ``.npy`` file that is
+On-disk format (``FORMAT_VERSION`` 5), one folder per index, every array a ``.npy`` file that is
 memory-mapped read-only on load, so opening costs no reading:
 
 =====================  ===========  ===============================================================
@@ -27,8 +27,13 @@ p_paragraph.npy        int32 N      1-based paragraph number
 p_window.npy           int32 N      0, or the 1-based window of a long paragraph
 p_speaker.npy          int32 N      row of ``speakers`` in tables.json, or -1
 p_hash.npy             int64 N      63-bit hash of the folded text (duplicate detection)
-text_offsets.npy       int64 N+1    passage text is ``texts.bin[text_offsets[d]:text_offsets[d+1]]``
-texts.bin              UTF-8        passage texts, concatenated
+text_offsets.npy       int64 N+1    passage text is ``texts[text_offsets[d]:text_offsets[d+1]]``
+texts.bin              UTF-8        passage texts, concatenated: ``texts`` itself, unless...
+texts.K.bin            UTF-8        ...a reindex kept the saved texts files (``meta["text_files"]``
+                                    files in all, K = 1, 2, ...) and added one for its new passages
+text_runs.npy          int64 R x 3  (a reindex's) ``texts`` in runs: run r starts at
+                                    offset runs[r,0] of ``texts``, in file runs[r,1] (0 is
+                                    texts.bin) at byte runs[r,2], and ends where run r+1 starts
 terms.txt              UTF-8        the V terms, sorted, one per line (term id = line number)
 articles.jsonl         UTF-8 JSON   one ArticleInfo object per line, parsed only when asked for;
                                     path, first_passage, passage_count are its last fields
@@ -63,7 +68,9 @@ from askbot.search.corpus import SPEAKER_RULES_VERSION, WINDOW_WORDS
 from askbot.search.models import Hit, Passage, Skipped
 
 FORMAT = "askbot-index"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
+# Versions this askbot loads: 4 is 5 without text runs (one texts file).
+READABLE_VERSIONS = (4, 5)
 
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
@@ -311,11 +318,48 @@ class _FileRanges:
 class _BytesRanges:
     """Byte ranges of bytes in memory (``_FileRanges``' interface)."""
 
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes | U8) -> None:
         self._blob = blob
 
     def read(self, start: int, end: int) -> bytes:
-        return self._blob[start:end]
+        return bytes(self._blob[start:end])
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    """A file of passage texts after the first (texts.K.bin): a saved file, or a reindex's new
+    texts (its spool's bytes, and the link that names the spool's file)."""
+
+    path: Path | None = None
+    blob: bytes | U8 = b""
+    link: Callable[[Path], bool] | None = None
+
+
+class _RunRanges:
+    """Byte ranges of the passage texts laid out over several files in runs (text_runs.npy)."""
+
+    def __init__(self, readers: list[_FileRanges | _BytesRanges], runs: I64) -> None:
+        self._readers = readers
+        self._starts = np.ascontiguousarray(runs[:, 0])
+        self._files: list[int] = runs[:, 1].tolist()
+        self._at: list[int] = runs[:, 2].tolist()
+
+    def read(self, start: int, end: int) -> bytes:
+        r = int(np.searchsorted(self._starts, start, side="right")) - 1  # a text is in one run
+        at = self._at[r] + start - int(self._starts[r])
+        return self._readers[self._files[r]].read(at, at + end - start)
+
+
+def check_text_runs(runs: I64, sizes: Sequence[int], total: int) -> None:
+    """Raise ValueError unless ``runs`` lay ``total`` bytes of texts within files of ``sizes``."""
+    if runs.ndim != 2 or runs.shape[1] != 3 or runs.shape[0] == 0 or int(runs[0, 0]) != 0:
+        raise ValueError("text runs of the wrong shape")
+    starts, files, at = runs[:, 0], runs[:, 1], runs[:, 2]
+    lengths = np.diff(np.append(starts, total))
+    if (lengths < 0).any() or (files < 0).any() or (files >= len(sizes)).any() or (at < 0).any():
+        raise ValueError("text runs out of order or naming no file")
+    if (at + lengths > np.asarray(sizes, dtype=np.int64)[files]).any():
+        raise ValueError("a text run ends past its file")
 
 
 class ArticleTable(Sequence[ArticleInfo]):
@@ -421,6 +465,8 @@ class Index:
         text_file: Path | None = None,
         text_link: Callable[[Path], bool] | None = None,
         array_links: dict[str, Callable[[Path], bool]] | None = None,
+        text_parts: Sequence[TextPart] = (),
+        text_runs: I64 | None = None,
     ) -> None:
         self.params = params
         self.analyzer_fingerprint = analyzer_fingerprint
@@ -453,8 +499,19 @@ class Index:
         self.text_offsets = np.asarray(text_offsets)
         self.text_blob = text_blob
         # A loaded index reads passage texts from texts.bin with pread (see _FileRanges).
-        self._texts = _FileRanges(text_file) if text_file is not None else None
+        first = _FileRanges(text_file) if text_file is not None else None
+        self._texts: _FileRanges | _RunRanges | None = first
         self.text_path = text_file
+        # More text files, and the runs that lay the texts over them (a reindex's).
+        self.text_parts = list(text_parts)
+        self.text_runs = None if text_runs is None else np.asarray(text_runs, dtype=np.int64)
+        if self.text_runs is not None:
+            readers: list[_FileRanges | _BytesRanges] = [first or _BytesRanges(text_blob)]
+            readers += [
+                _FileRanges(t.path) if t.path is not None else _BytesRanges(t.blob)
+                for t in self.text_parts
+            ]
+            self._texts = _RunRanges(readers, self.text_runs)
         # Links the file holding ``text_blob`` (a build's spool) to a path; save then need not
         # write the texts again. False when it cannot (save writes them).
         self._text_link = text_link
@@ -669,6 +726,8 @@ class Index:
             "passages": self.n_docs,
             "articles": len(self.articles),
             "terms": int(self.df.shape[0]),
+            "text_files": 1 + len(self.text_parts),
+            "text_runs": self.text_runs is not None,
         }
         # meta.json is written last, once every other file is on disk: a folder without it is
         # never loaded.
@@ -696,11 +755,19 @@ class Index:
             synced(path)
         texts = tmp / "texts.bin"
         if not self._link_texts(texts):
-            blob = self.text_blob
-            _write_bytes(
-                texts, blob if isinstance(blob, bytes) else np.ascontiguousarray(blob).data
-            )
+            _write_bytes(texts, _buffer(self.text_blob))
         synced(texts)
+        for k, part in enumerate(self.text_parts, start=1):
+            more = tmp / f"texts.{k}.bin"
+            if _linked(part.link or _hard_link(part.path), more):
+                pass
+            elif part.path is not None:  # no hard links here: a copy
+                shutil.copyfile(part.path, more)
+            else:
+                _write_bytes(more, _buffer(part.blob))
+            synced(more)
+        if self.text_runs is not None:
+            synced(_write_array(tmp / "text_runs.npy", self.text_runs))
         terms_blob = self._terms_blob
         if terms_blob is None:
             terms_blob = "\n".join(self.terms).encode("utf-8")
@@ -722,15 +789,7 @@ class Index:
         """
         if self._text_link is not None:
             return _linked(self._text_link, dest)
-        source = self.text_path
-        if source is None:
-            return False
-
-        def link(d: Path) -> bool:
-            os.link(source, d)
-            return True
-
-        return _linked(link, dest)
+        return _linked(_hard_link(self.text_path), dest)
 
     @classmethod
     def load(
@@ -754,11 +813,11 @@ class Index:
             raise IndexFormatError(f"no saved index in {path}") from None
         except (OSError, ValueError) as exc:
             raise IndexFormatError(f"unreadable index metadata in {path}: {exc}") from None
-        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format") != FORMAT or meta.get("format_version") not in READABLE_VERSIONS:
             raise IndexFormatError(
                 f"index in {path} has format {meta.get('format')!r} version "
-                f"{meta.get('format_version')!r}; this askbot reads {FORMAT!r} version "
-                f"{FORMAT_VERSION} (it will be rebuilt)"
+                f"{meta.get('format_version')!r}; this askbot reads {FORMAT!r} versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))} (it will be rebuilt)"
             )
         if analyzer_fingerprint is not None and meta.get("analyzer") != analyzer_fingerprint:
             raise IndexFormatError(
@@ -772,6 +831,13 @@ class Index:
         try:
             arrays: dict[str, Any] = {n: _map_array(path / f"{n}.npy") for n in cls._ARRAYS}
             blob = _map_bytes(path / "texts.bin")
+            n_texts = int(meta.get("text_files", 1))
+            parts = [TextPart(path / f"texts.{k}.bin") for k in range(1, n_texts)]
+            runs = None
+            if meta.get("text_runs"):
+                runs = np.load(path / "text_runs.npy")
+                sizes = [len(blob), *(t.path.stat().st_size for t in parts if t.path)]
+                check_text_runs(runs, sizes, int(arrays["text_offsets"][-1]))
             article_lines = _FileRanges(path / "articles.jsonl")
             article_offsets = _map_array(path / "article_offsets.npy")
             terms = (path / "terms.txt").read_bytes()
@@ -795,6 +861,8 @@ class Index:
             text_blob=blob,
             meta=meta,
             text_file=path / "texts.bin" if len(blob) else None,
+            text_parts=parts,
+            text_runs=runs,
             **arrays,
         )
 
@@ -818,6 +886,22 @@ def _map_array(path: Path) -> npt.NDArray[Any]:
             raise ValueError(f"{path.name} is not a complete C-ordered array")
         mapping = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     return np.frombuffer(mapping, dtype=dtype, count=count, offset=offset).reshape(shape)
+
+
+def _hard_link(source: Path | None) -> Callable[[Path], bool] | None:
+    """A link function giving the saved file ``source`` another name (None without one)."""
+    if source is None:
+        return None
+
+    def link(dest: Path) -> bool:
+        os.link(source, dest)
+        return True
+
+    return link
+
+
+def _buffer(blob: bytes | U8) -> bytes | memoryview:
+    return blob if isinstance(blob, bytes) else np.ascontiguousarray(blob).data
 
 
 def _map_bytes(path: Path) -> bytes | npt.NDArray[np.uint8]:
