@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
 import pytest
@@ -221,3 +222,32 @@ def test_highlight_table_is_renewed_when_full(monkeypatch: pytest.MonkeyPatch) -
         text = f"w{i:02d}  Biegun said talks{i} week{i}"
         assert analyzer.spans_of(text, {"biegun"}) == [("biegun", 5, 11)]
     assert analyzer._ordinals is not None and len(analyzer._ordinals._table) <= 25
+
+
+def test_tables_busy_in_another_thread_give_the_same_results() -> None:
+    """While one thread holds the compiled tables, another gets the same pairs and spans."""
+    analyzer = Analyzer()
+    groups = [["Stephen Biegun said talks", "went well"], ["Biegun  SAID"]]
+    pairs = frozenset({("biegun", "say"), ("say", "talk")})
+    text = "Stephen Biegun said talks with Pyongyang"
+    free = (analyzer.adjacent_pairs(groups, pairs), analyzer.spans_of(text, {"biegun", "talk"}))
+    with analyzer._tables_lock:
+        busy = (analyzer.adjacent_pairs(groups, pairs), analyzer.spans_of(text, {"biegun", "talk"}))
+    assert busy == free
+    assert free[0] == [[("biegun", "say"), ("say", "talk")], []]
+
+
+def test_threads_sharing_an_analyzer_get_exact_results() -> None:
+    """Answer threads sharing one analyzer never trip over each other's compiled tables."""
+    analyzer = Analyzer()
+    texts = [f"Biegun said talks{i % 7} with Pyongyang on day {i}" for i in range(300)]
+    pairs = frozenset({("biegun", "say"), ("with", "pyongyang"), ("pyongyang", "day")})
+    expected = [PLAIN.adjacent_pairs([[t]], pairs) for t in texts]
+
+    def run(offset: int) -> list[list[list[tuple[str, str]]]]:
+        return [analyzer.adjacent_pairs([[t]], pairs) for t in texts[offset:] + texts[:offset]]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, [0, 75, 150, 225]))
+    for offset, got in zip([0, 75, 150, 225], results, strict=True):
+        assert got == expected[offset:] + expected[:offset]

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import struct
+import threading
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence, Set
@@ -418,6 +419,7 @@ class Analyzer:
         self._table: _chunks.ChunkTable | None = None
         self._ids: dict[str, int] = {}
         self._ordinals: _ChunkOrdinals | None = None
+        self._tables_lock = threading.Lock()
 
     def fingerprint(self) -> str:
         """A hash of everything that changes which terms a text produces."""
@@ -514,10 +516,16 @@ class Analyzer:
         acronyms = not (text if _isprintable(text) else clean_text(text)).isupper()
         if "<" in text or "@" in text:
             text = _CHAT_MARKUP.sub(_blank, text)
-        if self._compiled:
-            if self._ordinals is None or self._ordinals.full():
-                self._ordinals = _ChunkOrdinals(self._chunk_spans)
-            return self._ordinals.spans_of(text, not acronyms, wanted)
+        # The compiled tables serve one thread at a time (a table refuses a second batch while
+        # its callback runs): another thread meanwhile takes the Python path, which gives the
+        # same spans.
+        if self._compiled and self._tables_lock.acquire(blocking=False):
+            try:
+                if self._ordinals is None or self._ordinals.full():
+                    self._ordinals = _ChunkOrdinals(self._chunk_spans)
+                return self._ordinals.spans_of(text, not acronyms, wanted)
+            finally:
+                self._tables_lock.release()
         spans = self._spans_acronyms if acronyms else self._spans_plain
         terms = self._chunks_acronyms if acronyms else self._chunks_plain
         parts = text.split()
@@ -556,12 +564,21 @@ class Analyzer:
         group's texts joined)``.
 
         With the compiled chunk table all texts go to term ids in one call, in C (no str per
-        word), and adjacent ids are compared with numpy: proximity is most of what re-ranking
-        costs at answer time. Without it, ``terms`` of each text.
+        word), and each pair's two ids are looked for with ``bytes.find``: proximity is most of
+        what re-ranking costs at answer time. Without it (or while another thread uses the
+        table), ``terms`` of each text: the same pairs.
         """
-        if not self._compiled:
-            terms = self.terms
-            return [adjacent_in(pairs, chain.from_iterable(map(terms, g))) for g in groups]
+        if self._compiled and self._tables_lock.acquire(blocking=False):
+            try:
+                return self._adjacent_compiled(groups, pairs)
+            finally:
+                self._tables_lock.release()
+        terms = self.terms
+        return [adjacent_in(pairs, chain.from_iterable(map(terms, g))) for g in groups]
+
+    def _adjacent_compiled(
+        self, groups: Sequence[Sequence[str]], pairs: Set[Pair]
+    ) -> list[list[Pair]]:
         out: list[list[Pair]] = [[] for _ in groups]
         if not pairs:
             return out
