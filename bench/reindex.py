@@ -17,7 +17,8 @@ makes it). Steps, each build in its own process so its peak memory (``ru_maxrss`
    run's phases (``meta["reindex_phases"]`` and the save) are reported;
 5. a cold build of the changed corpus into ``.../cold``, and an exactness check: every term's
    df and idf, N and avgdl, and every passage's score (matched by passage id) for ``--questions``
-   SQuAD questions, against the reindexed index.
+   SQuAD questions, against the reindexed index; and the texts of their top 10 and of 25,000
+   passages (a fixed sample and the last ones, the new articles').
 
 ``--reuse`` skips steps 1-3 and 5: it reindexes the last run's changed corpus from its cold
 build again (the index format must not have changed since), to time the reindex alone.
@@ -133,7 +134,8 @@ def change_corpus(corpus: Path, fraction: float, seed: int, files: int = 0) -> d
 
 
 def check_exact(reindexed: Path, cold: Path, questions: list[str]) -> dict[str, Any]:
-    """Vocabulary, df, idf, N, avgdl and every passage's score (by passage id) must be equal."""
+    """Vocabulary, df, idf, N, avgdl and every passage's score (by passage id) must be equal,
+    and the texts of the hits and of a sample of passages."""
     from askbot.search.analysis import Analyzer
     from askbot.search.index import Index
 
@@ -164,7 +166,20 @@ def check_exact(reindexed: Path, cold: Path, questions: list[str]) -> dict[str, 
         top_b = [(b.passage_id(h.doc), h.score) for h in b.search(terms, 10)]
         assert [s for _, s in top_a] == [s for _, s in top_b], f"top-10 differ for {q!r}"
         checked += 1
-    return {"questions": checked, "passages": a.n_docs, "terms": len(a.terms)}
+        for h in a.search(terms, 10):
+            assert a.text(h.doc) == b.text(int(perm[h.doc])), f"texts differ for {q!r}"
+    # Texts (kept ones read through the saved files' runs): a fixed sample and the last passages.
+    sample = np.random.default_rng(0).choice(a.n_docs, min(a.n_docs, 20_000), replace=False)
+    sample = np.concatenate((sample, np.arange(max(0, a.n_docs - 5_000), a.n_docs)))
+    for d in sample.tolist():
+        assert a.text(d) == b.text(int(perm[d])), f"the text of passage {d} differs"
+    return {
+        "questions": checked,
+        "passages": a.n_docs,
+        "terms": len(a.terms),
+        "texts_compared": int(sample.shape[0]),
+        "text_files": a.meta.get("text_files", 1),
+    }
 
 
 def main() -> int:
