@@ -142,3 +142,15 @@ def test_selective_filter_scores_only_the_allowed_passages_exactly() -> None:
     assert index.search(terms, 20) and all(h.doc != doc for h in index.search(terms, 20))
     assert [h.doc for h in hits] == [doc]
     assert hits[0].score == pytest.approx(float(index.get_scores(terms)[doc]), abs=1e-12)
+
+
+def test_may_pass_rules_out_only_passages_lacking_a_phrase_term() -> None:
+    """From the postings: a passage without 'washington' cannot hold "talks with Washington";
+    one with both words may (the exact check then decides)."""
+    allowed = PassageFilter(INDEX, A, Filters(phrases=("talks with Washington",)))
+    docs = list(range(INDEX.n_docs))
+    maybe = allowed.may_pass(docs)
+    assert [d for d in docs if maybe[d]] == [d for d in docs if allowed(d)]
+    unknown = PassageFilter(INDEX, A, Filters(phrases=("zebra crossing",)))
+    assert unknown.may_pass(docs) == [False] * len(docs)
+    assert PassageFilter(INDEX, A, Filters(sources=("bbc",))).may_pass(docs) == [True] * len(docs)

@@ -289,9 +289,15 @@ class PassageFilter:
         self.filters = filters
         self._articles: dict[int, bool] = {}
         self._phrases = [(p, phrase_terms(analyzer, p)) for p in filters.phrases]
+        # Only phrases: every article passes, and none need be read.
+        self._every_article = not (
+            filters.sources or filters.after or filters.before or filters.articles
+        )
 
     def allows_article(self, row: int) -> bool:
         """Whether article ``row`` passes the source, date and article filters."""
+        if self._every_article:
+            return True
         ok = self._articles.get(row)
         if ok is None:
             info = self.index.articles[row]
@@ -308,6 +314,34 @@ class PassageFilter:
             contains_phrase(terms, phrase) if phrase else Filters(phrases=(raw,)).allows_text(text)
             for raw, phrase in self._phrases
         )
+
+    def may_pass(self, docs: Sequence[int]) -> list[bool]:
+        """For each of ``docs``, False when a quoted phrase has a term the passage lacks.
+
+        Read from the postings, without the passage's text: such a passage cannot hold the
+        phrase, so only the others need ``__call__``'s word-by-word check.
+        """
+        index = self.index
+        ok = np.ones(len(docs), dtype=bool)
+        if not docs or not self._phrases:
+            return ok.tolist()
+        keys = np.asarray(docs, dtype=np.int64)
+        if index.n_docs <= np.iinfo(index.docs.dtype).max:  # searched in the postings' dtype
+            keys = keys.astype(index.docs.dtype)
+        for _, phrase in self._phrases:
+            for term in dict.fromkeys(t for t, _ in phrase):
+                t = index.vocab.get(term)
+                posted = np.asarray(
+                    index.docs[int(index.indptr[t]) : int(index.indptr[t + 1])]
+                    if t is not None
+                    else index.docs[:0]
+                )
+                if not posted.size:
+                    return [False] * len(docs)
+                at = np.minimum(np.searchsorted(posted, keys), posted.shape[0] - 1)
+                ok &= posted[at] == keys
+        result: list[bool] = ok.tolist()
+        return result
 
     def __call__(self, doc: int) -> bool:
         """Whether passage ``doc`` passes every filter, quoted phrases included."""
@@ -329,8 +363,11 @@ class PassageFilter:
                 for article_id, row in index.article_by_id.items()
                 if self.filters.allows_article(article_id, None, None)
             ]
-        articles = np.zeros(len(index.articles), dtype=bool)
-        articles[[row for row in rows if self.allows_article(row)]] = True
+        if self._every_article:
+            articles = np.ones(len(index.articles), dtype=bool)
+        else:
+            articles = np.zeros(len(index.articles), dtype=bool)
+            articles[[row for row in rows if self.allows_article(row)]] = True
         mask: npt.NDArray[np.bool_] = articles[np.asarray(index.p_article)]
         for _, phrase in self._phrases:
             for term in dict.fromkeys(t for t, _ in phrase):
@@ -359,7 +396,8 @@ def filtered_search(
         return index.search(terms, k)
     wide = k * FILTER_OVERSAMPLE
     hits = index.search(terms, wide)
-    kept = [h for h in hits if allowed(h.doc)]
+    maybe = allowed.may_pass([h.doc for h in hits])
+    kept = [h for h, m in zip(hits, maybe, strict=True) if m and allowed(h.doc)]
     if len(kept) >= k or len(hits) < wide:
         return kept[:k]
     mask = allowed.passage_mask()
