@@ -154,3 +154,16 @@ def test_may_pass_rules_out_only_passages_lacking_a_phrase_term() -> None:
     unknown = PassageFilter(INDEX, A, Filters(phrases=("zebra crossing",)))
     assert unknown.may_pass(docs) == [False] * len(docs)
     assert PassageFilter(INDEX, A, Filters(sources=("bbc",))).may_pass(docs) == [True] * len(docs)
+
+
+def test_may_hold_keeps_every_passage_that_holds_the_phrase() -> None:
+    """Words apart or in the other order are ruled out cheaply; every passage the exact check
+    allows may hold the phrase, whether the analysis is compiled or not."""
+    for analyzer in (A, Analyzer(compiled=False)):
+        for phrase in ("talks with Washington", "Washington talks", "talks in Hanoi", "the"):
+            allowed = PassageFilter(INDEX, analyzer, Filters(phrases=(phrase,)))
+            docs = list(range(INDEX.n_docs))
+            maybe = allowed.may_hold(docs)
+            assert all(maybe[d] for d in docs if allowed(d))
+        reversed_words = PassageFilter(INDEX, analyzer, Filters(phrases=("Washington talks",)))
+        assert not any(reversed_words.may_hold(list(range(INDEX.n_docs))))

@@ -49,6 +49,8 @@ MAX_QUESTION_CHARS = 10_000
 # With filters, BM25 first fetches this many times the candidates and drops the disallowed ones;
 # only when too few survive are the allowed passages scored on their own.
 FILTER_OVERSAMPLE = 10
+# Allowed passages beyond those are checked this many at a time (see filtered_search).
+FILTER_BLOCK = 64
 # A speaker quoted more often than this is answered from the quotes that score best for the
 # question, so a question about a much-quoted leader stays fast on a large corpus.
 MAX_QUOTED_PASSAGES = 300
@@ -289,6 +291,10 @@ class PassageFilter:
         self.filters = filters
         self._articles: dict[int, bool] = {}
         self._phrases = [(p, phrase_terms(analyzer, p)) for p in filters.phrases]
+        # Two terms that follow each other in a phrase must follow each other in the passage.
+        self._pairs = frozenset(
+            (a, b) for _, phrase in self._phrases for (a, _), (b, _) in itertools.pairwise(phrase)
+        )
         # Only phrases: every article passes, and none need be read.
         self._every_article = not (
             filters.sources or filters.after or filters.before or filters.articles
@@ -307,13 +313,17 @@ class PassageFilter:
     def allows_text(self, text: str) -> bool:
         """Whether ``text`` holds every quoted phrase, word for word as the index sees words
         (a phrase of stopwords only, literally)."""
-        if not self._phrases:
-            return True
-        terms = phrase_terms(self.analyzer, text)
-        return all(
-            contains_phrase(terms, phrase) if phrase else Filters(phrases=(raw,)).allows_text(text)
-            for raw, phrase in self._phrases
-        )
+        terms = None  # the text's phrase terms, found only if a phrase has terms
+        for raw, phrase in self._phrases:
+            if not phrase:
+                if not Filters(phrases=(raw,)).allows_text(text):
+                    return False
+                continue
+            if terms is None:
+                terms = phrase_terms(self.analyzer, text)
+            if not contains_phrase(terms, phrase):
+                return False
+        return True
 
     def may_pass(self, docs: Sequence[int]) -> list[bool]:
         """For each of ``docs``, False when a quoted phrase has a term the passage lacks.
@@ -342,6 +352,25 @@ class PassageFilter:
                 ok &= posted[at] == keys
         result: list[bool] = ok.tolist()
         return result
+
+    def may_hold(self, docs: Sequence[int]) -> list[bool]:
+        """``may_pass``, and False too when two consecutive terms of a phrase are not adjacent
+        among the passage's terms.
+
+        Adjacency is found for all of ``docs`` at once (``Analyzer.adjacent_pairs``), only for
+        texts that ``terms`` and ``spans`` read alike (printable, no chat markup): the others,
+        like the passages that may hold the phrases, get ``__call__``'s exact check.
+        """
+        maybe = self.may_pass(docs)
+        if not self._pairs:
+            return maybe
+        read = [(i, self.index.text(docs[i])) for i, m in enumerate(maybe) if m]
+        alike = [(i, t) for i, t in read if t.isprintable() and "<" not in t and "@" not in t]
+        found = self.analyzer.adjacent_pairs([[t] for _, t in alike], self._pairs)
+        for (i, _), pairs in zip(alike, found, strict=True):
+            if not self._pairs.issubset(pairs):
+                maybe[i] = False
+        return maybe
 
     def __call__(self, doc: int) -> bool:
         """Whether passage ``doc`` passes every filter, quoted phrases included."""
@@ -396,7 +425,7 @@ def filtered_search(
         return index.search(terms, k)
     wide = k * FILTER_OVERSAMPLE
     hits = index.search(terms, wide)
-    maybe = allowed.may_pass([h.doc for h in hits])
+    maybe = allowed.may_hold([h.doc for h in hits])
     kept = [h for h, m in zip(hits, maybe, strict=True) if m and allowed(h.doc)]
     if len(kept) >= k or len(hits) < wide:
         return kept[:k]
@@ -417,12 +446,17 @@ def filtered_search(
     unique, inverse = np.unique(np.concatenate(docs), return_inverse=True)
     scores = np.bincount(inverse, weights=np.concatenate(weights))
     out: list[Hit] = []
-    for i in np.lexsort((unique, -scores)).tolist():
-        doc = int(unique[i])
-        if allowed(doc):
-            out.append(Hit(doc, float(scores[i])))
-            if len(out) >= k:
-                break
+    order = np.lexsort((unique, -scores)).tolist()
+    # In order of score, a block at a time: the cheap checks for the block, then the exact one
+    # for the passages that may pass.
+    for b in range(0, len(order), FILTER_BLOCK):
+        block = order[b : b + FILTER_BLOCK]
+        maybe = allowed.may_hold([int(unique[i]) for i in block])
+        for i, may in zip(block, maybe, strict=True):
+            if may and allowed(int(unique[i])):
+                out.append(Hit(int(unique[i]), float(scores[i])))
+                if len(out) >= k:
+                    return out
     return out
 
 
