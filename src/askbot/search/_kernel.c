@@ -525,7 +525,25 @@ static void *finish_terms(void *arg) {
     return NULL;
 }
 
-#define FINISH_THREADS 2
+/* The most threads a kernel call runs its jobs on (finish, merge and inversion use two). */
+#define MAX_JOB_THREADS 2
+
+/* fn on each of n jobs (job i at jobs + i * size), n <= MAX_JOB_THREADS: job 0 on this thread,
+ * the others on threads of their own, or here when a thread cannot be started. */
+static void run_jobs(void *jobs, size_t size, Py_ssize_t n, void *(*fn)(void *)) {
+    char *at = jobs;
+    pthread_t tid[MAX_JOB_THREADS];
+    int started[MAX_JOB_THREADS] = {0};
+    for (Py_ssize_t k = 1; k < n; k++)
+        started[k] = pthread_create(&tid[k], NULL, fn, at + (size_t)k * size) == 0;
+    fn(at);
+    for (Py_ssize_t k = 1; k < n; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else fn(at + (size_t)k * size); /* no thread: do its share here */
+    }
+}
+
+#define FINISH_THREADS MAX_JOB_THREADS
 /* Below this many postings a second thread costs more than it saves. */
 #define FINISH_PARALLEL_MIN 1000000
 
@@ -615,15 +633,7 @@ static PyObject *finish(PyObject *Py_UNUSED(self), PyObject *args) {
         x = (1.0 - bb) + x;
         norm[d] = k1 * x;
     }
-    pthread_t tid[FINISH_THREADS];
-    int started[FINISH_THREADS] = {0};
-    for (int i = 1; i < threads; i++)
-        started[i] = pthread_create(&tid[i], NULL, finish_terms, &jobs[i]) == 0;
-    finish_terms(&jobs[0]);
-    for (int i = 1; i < threads; i++) {
-        if (started[i]) pthread_join(tid[i], NULL);
-        else finish_terms(&jobs[i]); /* no thread: do its share here */
-    }
+    run_jobs(jobs, sizeof(jobs[0]), threads, finish_terms);
     for (int i = 0; i < threads; i++) bad |= jobs[i].bad;
     Py_END_ALLOW_THREADS
     free(norm);
@@ -655,7 +665,7 @@ done:
  * they would start if no saved posting were dropped; each range is then moved down to follow the
  * one before it.
  */
-#define MERGE_THREADS 2
+#define MERGE_THREADS MAX_JOB_THREADS
 #define MERGE_PARALLEL_MIN 4000000
 
 typedef struct {
@@ -756,15 +766,7 @@ static PyObject *merge(PyObject *Py_UNUSED(self), PyObject *args) {
     int64_t at = 0;
     Py_BEGIN_ALLOW_THREADS
     out_indptr[0] = 0;
-    pthread_t tid[MERGE_THREADS];
-    int started[MERGE_THREADS] = {0};
-    for (int i = 1; i < threads; i++)
-        started[i] = pthread_create(&tid[i], NULL, merge_terms, &jobs[i]) == 0;
-    merge_terms(&jobs[0]);
-    for (int i = 1; i < threads; i++) {
-        if (started[i]) pthread_join(tid[i], NULL);
-        else merge_terms(&jobs[i]); /* no thread: do its share here */
-    }
+    run_jobs(jobs, sizeof(jobs[0]), threads, merge_terms);
     for (int i = 0; i < threads; i++) bad |= jobs[i].bad;
     /* Each range follows the one before it: move it down over the dropped postings' slots. */
     for (int i = 0; i < threads && !bad; i++) {
@@ -870,7 +872,7 @@ static void *invert_fill_part(void *arg) {
     return NULL;
 }
 
-#define INVERT_PARTS 2
+#define INVERT_PARTS MAX_JOB_THREADS
 
 /* Parse and check invert's common arguments; cut the passages into parts. */
 static int invert_setup(Py_buffer *b, Py_ssize_t v, Py_ssize_t parts, InvertJob *jobs) {
@@ -905,18 +907,6 @@ static int invert_setup(Py_buffer *b, Py_ssize_t v, Py_ssize_t parts, InvertJob 
     return 0;
 }
 
-static void invert_run(InvertJob *jobs, Py_ssize_t parts, void *(*fn)(void *)) {
-    pthread_t tid[INVERT_PARTS];
-    int started[INVERT_PARTS] = {0};
-    for (Py_ssize_t k = 1; k < parts; k++)
-        started[k] = pthread_create(&tid[k], NULL, fn, &jobs[k]) == 0;
-    fn(&jobs[0]);
-    for (Py_ssize_t k = 1; k < parts; k++) {
-        if (started[k]) pthread_join(tid[k], NULL);
-        else fn(&jobs[k]); /* no thread: run it here */
-    }
-}
-
 static PyObject *invert_count(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_buffer b[5];
     InvertJob jobs[INVERT_PARTS];
@@ -938,7 +928,7 @@ static PyObject *invert_count(PyObject *Py_UNUSED(self), PyObject *args) {
     int bad = 0;
     int64_t postings = 0;
     Py_BEGIN_ALLOW_THREADS
-    invert_run(jobs, parts, invert_count_part);
+    run_jobs(jobs, sizeof(jobs[0]), parts, invert_count_part);
     for (Py_ssize_t k = 0; k < parts; k++) {
         bad |= jobs[k].bad;
         postings += jobs[k].postings;
@@ -1012,7 +1002,7 @@ static PyObject *invert_fill(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
-    invert_run(jobs, parts, invert_fill_part);
+    run_jobs(jobs, sizeof(jobs[0]), parts, invert_fill_part);
     for (Py_ssize_t k = 0; k < parts; k++) bad |= jobs[k].bad;
     for (Py_ssize_t k = 0; k < parts && !bad; k++) /* each part wrote exactly what it counted */
         for (Py_ssize_t t = 0; t < v; t++)
