@@ -270,23 +270,37 @@ static int reserve_slot(Table *t) {
     return 0;
 }
 
-static int reserve_arena(Table *t, Py_ssize_t need) {
-    if (need <= t->arena_cap) return 0;
-    Py_ssize_t n = t->arena_cap ? t->arena_cap : 4096;
+/* Grow *buf (room for *cap items of `item` bytes; `first` when empty) by doubling until it holds
+ * `need` items, never past `max_cap` items; MemoryError and -1 when it cannot. */
+static int grow_doubling(void **buf, Py_ssize_t *cap, Py_ssize_t need, Py_ssize_t first,
+                         size_t item, Py_ssize_t max_cap) {
+    Py_ssize_t n = *cap ? *cap : first;
     while (n < need) {
-        if (n > PY_SSIZE_T_MAX / 2 || (uint64_t)n * 2 / 8 >= OFF_MASK) {
+        if (n > max_cap / 2) {
             PyErr_NoMemory();
             return -1;
         }
         n *= 2;
     }
-    char *p = PyMem_Realloc(t->arena, (size_t)n);
+    void *p = PyMem_Realloc(*buf, (size_t)n * item);
     if (p == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    t->arena = p;
-    t->arena_cap = n;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+/* The arena's bytes are addressed in 8-byte units by a slot's OFF_BITS offset bits. */
+#define ARENA_MAX \
+    ((Py_ssize_t)(8 * OFF_MASK - 1 < (uint64_t)PY_SSIZE_T_MAX ? 8 * OFF_MASK - 1 : PY_SSIZE_T_MAX))
+
+static int reserve_arena(Table *t, Py_ssize_t need) {
+    if (need <= t->arena_cap) return 0;
+    void *arena = t->arena;
+    if (grow_doubling(&arena, &t->arena_cap, need, 4096, 1, ARENA_MAX) < 0) return -1;
+    t->arena = arena;
     return 0;
 }
 
@@ -342,21 +356,9 @@ typedef struct {
 } Out;
 
 static int out_grow(Out *out, Py_ssize_t need) {
-    Py_ssize_t n = out->cap ? out->cap : 1024;
-    while (n < need) {
-        if (n > PY_SSIZE_T_MAX / 2 / 4) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        n *= 2;
-    }
-    int32_t *p = PyMem_Realloc(out->ids, (size_t)n * 4);
-    if (p == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    out->ids = p;
-    out->cap = n;
+    void *ids = out->ids;
+    if (grow_doubling(&ids, &out->cap, need, 1024, 4, PY_SSIZE_T_MAX / 4) < 0) return -1;
+    out->ids = ids;
     return 0;
 }
 
