@@ -341,6 +341,29 @@ def adjacent_in(pairs: Set[tuple[_T, _T]], terms: Iterable[_T]) -> list[tuple[_T
     return list(dict.fromkeys(filter(pairs.__contains__, zip(seq, following, strict=False))))
 
 
+def _spans_in_text(
+    text: str,
+    lengths: Iterable[int],
+    hit: list[int],
+    hit_spans: list[tuple[tuple[str, int, int], ...]],
+    wanted: Set[str],
+) -> list[tuple[str, int, int]]:
+    """The spans of ``wanted`` terms in ``text``: chunk ``hit[k]`` (of the chunks of ``lengths``
+    characters, in order) holds ``hit_spans[k]``, relative to where the chunk starts."""
+    ends = list(accumulate(lengths))
+    # As many whitespace characters as gaps between chunks: one between each two and none
+    # at either end, so a chunk starts one character after the ones before it.
+    if ends[-1] + len(ends) - 1 == len(text):
+        starts = [ends[i - 1] + i if i else 0 for i in hit]
+    else:
+        every = [m.start() for m in _CHUNK.finditer(text)]
+        starts = [every[i] for i in hit]
+    out: list[tuple[str, int, int]] = []
+    for at, spans in zip(starts, hit_spans, strict=True):
+        out += [(t, at + s, at + e) for t, s, e in spans if t in wanted]
+    return out
+
+
 class _ChunkOrdinals:
     """Whitespace chunks -> one id each, through the compiled chunk table, for highlighting.
 
@@ -379,18 +402,14 @@ class _ChunkOrdinals:
         hit = list(compress(range(len(ids)), map(hit_ids.__contains__, ids)))
         if not hit:
             return []
-        ends = list(accumulate(map(self._lengths.__getitem__, ids)))
-        # As many whitespace characters as gaps between chunks: one between each two and none
-        # at either end, so a chunk starts one character after the ones before it.
-        if ends[-1] + len(ids) - 1 == len(text):
-            starts = [ends[i - 1] + i if i else 0 for i in hit]
-        else:
-            every = [m.start() for m in _CHUNK.finditer(text)]
-            starts = [every[i] for i in hit]
-        out: list[tuple[str, int, int]] = []
-        for i, at in zip(hit, starts, strict=True):
-            out += [(t, at + s, at + e) for t, s, e in self._spans[ids[i]] if t in wanted]
-        return out
+        spans = self._spans
+        return _spans_in_text(
+            text,
+            map(self._lengths.__getitem__, ids),
+            hit,
+            [spans[ids[i]] for i in hit],
+            wanted,
+        )
 
 
 class Analyzer:
@@ -534,18 +553,7 @@ class Analyzer:
         hit = list(compress(range(len(parts)), map(not_, disjoint)))
         if not hit:
             return []
-        ends = list(accumulate(map(len, parts)))
-        # As many whitespace characters as gaps between chunks: one between each two and none
-        # at either end, so a chunk starts one character after the ones before it.
-        if ends[-1] + len(parts) - 1 == len(text):
-            starts = [ends[i - 1] + i if i else 0 for i in hit]
-        else:
-            every = [m.start() for m in _CHUNK.finditer(text)]
-            starts = [every[i] for i in hit]
-        out: list[tuple[str, int, int]] = []
-        for i, at in zip(hit, starts, strict=True):
-            out += [(t, at + s, at + e) for t, s, e in spans[parts[i]] if t in wanted]
-        return out
+        return _spans_in_text(text, map(len, parts), hit, [spans[parts[i]] for i in hit], wanted)
 
     @property
     def compiled(self) -> bool:
