@@ -539,8 +539,9 @@ def _merge_texts(old: Index, keep_doc: Bools, fresh: Index, spill_dir: Path | No
     used = sorted({f for f, _, _ in pieces})
     paths = [p for p in (files[f] for f in used) if p is not None]
     keep_files = 0 < len(paths) == len(used) and len(used) + 1 <= MAX_TEXT_FILES
+    sizes = [os.stat(p).st_size for p in paths] if keep_files else []
     if keep_files:
-        size = sum(os.stat(p).st_size for p in paths) + int(fresh_blob.shape[0])
+        size = sum(sizes) + int(fresh_blob.shape[0])
         keep_files = int(text_offsets[-1]) >= (1 - MAX_DEAD_TEXT) * size
     spool = TextSpool(spill_dir)
     if not keep_files:
@@ -563,7 +564,7 @@ def _merge_texts(old: Index, keep_doc: Bools, fresh: Index, spill_dir: Path | No
     first = paths[0]
     return _Texts(
         text_offsets,
-        np.memmap(first, dtype=np.uint8, mode="r") if os.stat(first).st_size else b"",
+        np.memmap(first, dtype=np.uint8, mode="r") if sizes[0] else b"",
         file=first,
         parts=parts,
         runs=np.asarray(runs, dtype=np.int64).reshape(-1, 3),
