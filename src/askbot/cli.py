@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from askbot.search.index import Index
     from askbot.search.models import Answer
     from askbot.search.store import Opened
+    from askbot.search_settings import SearchSettings
     from askbot.storage.querylog import QueryLog
     from askbot.storage.schema import QueryRecord
 
@@ -77,18 +78,35 @@ def _table(title: str, columns: Sequence[str], overflow: bool = True) -> Any:
 # -- settings and shared plumbing ---------------------------------------------------------------
 
 
+# Command-line options that override a setting: (option, setting).
+_SETTING_OPTIONS = (("corpus", "corpus_dir"), ("db", "db_path"), ("top_k", "top_k"),
+                    ("index_dir", "index_dir"), ("data_dir", "data_dir"))  # fmt: skip
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        name: getattr(args, option)
+        for option, name in _SETTING_OPTIONS
+        if getattr(args, option, None) is not None
+    }
+
+
+def load_search_settings(args: argparse.Namespace) -> SearchSettings:
+    """The settings a search needs, without pydantic when every value is plain (see
+    askbot.search_settings), else through ``Settings`` and its messages."""
+    from askbot.search_settings import read_search_settings
+
+    quick = read_search_settings(_overrides(args))
+    return quick if quick is not None else load_settings(args).search()
+
+
 def load_settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment/.env, overridden by the command-line options given."""
     from pydantic import ValidationError
 
     from askbot.config import Settings
 
-    overrides: dict[str, Any] = {}
-    for option, name in (("corpus", "corpus_dir"), ("db", "db_path"), ("top_k", "top_k"),
-                         ("index_dir", "index_dir"), ("data_dir", "data_dir")):  # fmt: skip
-        value = getattr(args, option, None)
-        if value is not None:
-            overrides[name] = value
+    overrides = _overrides(args)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -157,7 +175,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None]]:
         bar.stop()
 
 
-def open_current_index(settings: Settings, analyzer: Analyzer) -> Opened:
+def open_current_index(settings: SearchSettings, analyzer: Analyzer) -> Opened:
     """The saved index for the corpus as it is now (built first when missing or stale)."""
     from askbot.search.corpus import CorpusError
     from askbot.search.store import open_index
@@ -276,7 +294,7 @@ def print_answer(console: Console, answer: Answer, index: Index, context: int = 
         console.print()
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_ask(args: argparse.Namespace, settings: SearchSettings) -> int:
     """Answer one question, or one per stdin line with `-`."""
     from askbot.search.analysis import Analyzer
     from askbot.search.answer import NO_TERMS, build_answer
@@ -397,7 +415,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     """List the articles of the corpus."""
     from askbot.search.analysis import Analyzer
 
-    opened = open_current_index(settings, Analyzer())
+    opened = open_current_index(settings.search(), Analyzer())
     articles = opened.index.articles
     if args.json:
         for a in articles:
@@ -507,7 +525,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if not judged:
         raise UsageError(f"{args.file} has no questions")
     analyzer = Analyzer()
-    opened = open_current_index(settings, analyzer)
+    opened = open_current_index(settings.search(), analyzer)
     k = args.top_k or 5
     options = settings.answer_options(top_k=k)
     results = [evaluate(judged, opened.index, analyzer, options)]
@@ -568,7 +586,7 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
 
     problems: list[str] = []
     try:
-        opened = open_current_index(settings, Analyzer())
+        opened = open_current_index(settings.search(), Analyzer())
         detail = f"index ok: {opened.index.n_docs} passages"
     except (UsageError, Failure) as exc:
         problems.append(f"index: {exc}")
@@ -829,7 +847,9 @@ def _main(argv: Sequence[str] | None, startup_done: Callable[[], None]) -> int:
         if len(args.question) > 100 * MAX_QUESTION_CHARS:
             parser.error("the question is too long")
     try:
-        settings = load_settings(args)
+        settings: Settings | SearchSettings = (
+            load_search_settings(args) if args.func is cmd_ask else load_settings(args)
+        )
         # `ask` resumes the collector itself, once its imports are done and the index is open.
         args.startup_done = startup_done
         if args.func is not cmd_ask:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 from collections.abc import Iterator
@@ -11,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
+
+from askbot.search_settings import SearchSettings
 
 
 class _AsyncioOnFirstUse(types.ModuleType):
@@ -128,50 +129,44 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    def search(self) -> SearchSettings:
+        """The settings a search needs (the only ones `askbot ask` reads)."""
+        return SearchSettings(
+            corpus_dir=self.corpus_dir,
+            data_dir=self.data_dir,
+            data_dir_given="data_dir" in self.model_fields_set,
+            db_path=self.db_path,
+            index_dir=self.index_dir,
+            top_k=self.top_k,
+            bm25_k1=self.bm25_k1,
+            bm25_b=self.bm25_b,
+            bm25_epsilon=self.bm25_epsilon,
+            min_coverage=self.min_coverage,
+            max_file_mb=self.max_file_mb,
+        )
+
     @property
     def data_home(self) -> Path:
-        """Where the index and log live by default.
-
-        The default ``.askbot`` is relative to the working directory; run from inside the corpus
-        folder it would write into the corpus, so the user's cache folder is used instead. A
-        data_dir the user set is always used as given.
-        """
-        if "data_dir" in self.model_fields_set:
-            return self.data_dir
-        corpus = self.corpus_dir.resolve()
-        here = self.data_dir.resolve()
-        if here == corpus or here.is_relative_to(corpus):
-            cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-            return Path(cache) / "askbot"
-        return self.data_dir
+        """Where the index and log live by default (see SearchSettings.data_home)."""
+        return self.search().data_home
 
     @property
     def database(self) -> Path:
         """The query log's path."""
-        return self.db_path or self.data_home / "askbot.db"
+        return self.search().database
 
     @property
     def indexes(self) -> Path:
         """The folder of saved indexes."""
-        return self.index_dir or self.data_home / "index"
+        return self.search().indexes
 
     def index_spec(self) -> IndexSpec:
         """Where the corpus and its saved indexes are, and how passages are scored."""
-        from askbot.search.index import BM25Params
-        from askbot.search.store import IndexSpec
-
-        return IndexSpec(
-            corpus_dir=self.corpus_dir,
-            index_root=self.indexes,
-            params=BM25Params(self.bm25_k1, self.bm25_b, self.bm25_epsilon),
-            max_file_bytes=self.max_file_mb * 1024 * 1024,
-        )
+        return self.search().index_spec()
 
     def answer_options(self, top_k: int | None = None) -> AnswerOptions:
         """How answers are built: passages cited and the coverage an answer needs."""
-        from askbot.search.answer import AnswerOptions
-
-        return AnswerOptions(top_k=top_k or self.top_k, min_coverage=self.min_coverage)
+        return self.search().answer_options(top_k)
 
     def public(self) -> dict[str, Any]:
         """Every effective setting with its environment name, secrets masked."""
