@@ -153,3 +153,16 @@ def test_reader_agrees_with_settings_on_every_single_variable(tmp_path: Path) ->
             with mock.patch.dict(os.environ, env, clear=True):
                 assert Settings(_env_file=None).search() == quick, env
     assert answered > len(_NAMES) * 10  # the plain values are read here, not left to Settings
+
+
+def test_unparsable_env_file_line_is_left_to_settings_and_warned_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """python-dotenv's warning about a bad line comes from Settings' reading alone."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("ASKBOT_TOP_K=4\n=oops\n")
+    assert read_search_settings({}, {}, env_file) is None
+    assert not caplog.records
+    with mock.patch.dict(os.environ, {}, clear=True):
+        assert Settings(_env_file=env_file).top_k == 4
+    assert [r.name for r in caplog.records] == ["dotenv.main"]

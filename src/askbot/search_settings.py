@@ -135,12 +135,27 @@ def _dotenv(path: Path) -> dict[str, str | None] | None:
     """``.env``'s entries as pydantic-settings reads them; {} without one; None when unreadable."""
     if not (path.is_file() or path.is_fifo()):
         return {}
-    try:
-        from dotenv import dotenv_values
+    import logging
 
-        return _lowered(dotenv_values(path, encoding="utf-8"))
+    from dotenv import dotenv_values
+
+    # A line python-dotenv cannot parse: its warning is left to Settings, which reads the file
+    # again, so that the user sees it once.
+    warned: list[logging.LogRecord] = []
+
+    def drop(record: logging.LogRecord) -> bool:
+        warned.append(record)
+        return False
+
+    logger = logging.getLogger("dotenv.main")
+    logger.addFilter(drop)
+    try:
+        values = dotenv_values(path, encoding="utf-8")
     except (OSError, UnicodeError, ValueError):
         return None
+    finally:
+        logger.removeFilter(drop)
+    return None if warned else _lowered(values)
 
 
 def _number(value: str, pattern: re.Pattern[str], least: float, most: float | None) -> bool:
