@@ -16,11 +16,22 @@
  * pages of a memory-mapped index resident. Only passages whose bound reaches the threshold (with a
  * relative margin far above float32 rounding) are rescored, so nothing in the true top k is lost.
  *
- * Pruning (MaxScore, term at a time). A first threshold is the k-th best exact score among the
- * terms' champion passages. Terms are read in decreasing order of their bound; once the bounds
- * of the terms still to read sum below the threshold, a passage none of the terms read so far
- * contains cannot reach the top k, so the remaining (long, common-word) lists are only probed for
- * the passages already met, by binary search, never scanned.
+ * Pruning (MaxScore, term at a time). theta is always the guarded k-th best exact score of k
+ * distinct passages, so no true k-th best score is below it, and a passage whose bound is below
+ * theta is strictly below k passages: it cannot be in the top k, whatever the tie order. A first
+ * threshold comes from the terms' champion passages; after each list read, the passages with the
+ * highest bounds met in it are scored exactly and may raise it. Terms are read in decreasing order
+ * of their bound (suffix[j]: the bounds of terms j.. summed), and:
+ * - A passage first met in list j is in none of the lists before j, so it scores at most its bound
+ *   in j plus suffix[j + 1]. Below theta it is never met (not accumulated, not listed). Were it met
+ *   again in a later list, its bound there would lack its weight in j, but it is out of the top k
+ *   already, and a passage out of the top k only ever costs work: rescored or dropped, it cannot
+ *   displace a passage of the top k (its exact score is below theta).
+ * - Once suffix[j] < theta, a passage none of the lists read so far contains cannot reach the top
+ *   k, so the remaining (long, common-word) lists are only probed, never scanned for new passages;
+ *   before each of them, the passages met whose bound plus suffix[j] is below theta are dropped.
+ * - At the end, the passages whose bound reaches theta are rescored exactly, highest bound first,
+ *   until no bound left reaches the k-th best exact score found.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -32,6 +43,10 @@
 
 #define MAX_TERMS 64
 #define REL_GUARD 1e-5
+/* Up to this many final candidates are sorted by bound and rescored best first. */
+#define CAND_SORT_MAX 4096
+/* What probing one passage costs, in postings scanned, on top of its galloping steps. */
+#define GALLOP_COST 2.0
 
 typedef struct {
     const int64_t *indptr;
@@ -149,26 +164,6 @@ static inline double lower_guard(double theta) {
     return theta - REL_GUARD * (fabs(theta) > 1.0 ? fabs(theta) : 1.0);
 }
 
-/* A threshold from the k passages met with the highest bounds (bounds >= floor): the k-th best
- * of their exact scores, guarded, which no true k-th best score is below; -inf when fewer than
- * k passages qualify. `h` is scratch of capacity k. */
-static double best_bounds_kth(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq,
-                              const float *acc, const int32_t *touched, Py_ssize_t n_touched,
-                              double floor, Heap *h) {
-    h->size = 0;
-    for (Py_ssize_t i = 0; i < n_touched; i++) {
-        int32_t d = touched[i];
-        if ((double)acc[d] >= floor) heap_push(h, (double)acc[d], d);
-    }
-    if (h->size < h->cap) return -INFINITY;
-    double kth = INFINITY;
-    for (Py_ssize_t i = 0; i < h->size; i++) {
-        double x = exact(a, seq, n_seq, (int32_t)h->items[i].doc);
-        if (x < kth) kth = x;
-    }
-    return lower_guard(kth);
-}
-
 static int cmp_entry_desc(const void *x, const void *y) {
     const Entry *a = x, *b = y;
     if (worse(a, b)) return 1;
@@ -187,6 +182,41 @@ static int cmp_term_ub_desc(const void *x, const void *y) {
     if (a->ub > b->ub) return -1;
     if (a->ub < b->ub) return 1;
     return (a->t > b->t) - (a->t < b->t);
+}
+
+/* Whether passage d is one of h's entries (a linear look: h holds k of them). */
+static inline int heap_has(const Heap *h, int64_t d) {
+    for (Py_ssize_t i = 0; i < h->size; i++)
+        if (h->items[i].doc == d) return 1;
+    return 0;
+}
+
+/* Offer passage d (whose bound is `bound`) to ex, the k best exact scores of distinct passages:
+ * scored exactly unless it is there already or its bound cannot enter. */
+static void offer_exact(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq, Heap *ex, int32_t d,
+                        double bound) {
+    if (ex->size == ex->cap && bound < ex->items[0].score) return;
+    if (heap_has(ex, d)) return;
+    heap_push(ex, exact(a, seq, n_seq, d), d);
+}
+
+/* Keep in `touched` only the passages whose bound, plus `rest` (the bounds of the lists still
+ * to read), reaches theta; the others cannot reach the top k: their bounds are zeroed and they
+ * are never met again. The runs keep their order; their boundaries follow. The new count. */
+static Py_ssize_t compact(float *acc, int32_t *touched, Py_ssize_t *run_start, int n_runs,
+                          double rest, double theta) {
+    Py_ssize_t n = 0;
+    for (int r = 0; r < n_runs; r++) {
+        Py_ssize_t s = run_start[r], e = run_start[r + 1];
+        run_start[r] = n;
+        for (Py_ssize_t i = s; i < e; i++) {
+            int32_t d = touched[i];
+            if ((double)acc[d] + rest >= theta) touched[n++] = d;
+            else acc[d] = 0.0f;
+        }
+    }
+    run_start[n_runs] = n;
+    return n;
 }
 
 /*
@@ -258,7 +288,9 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
         }
         terms[j].mult++;
     }
-    Entry *heap_items = malloc(sizeof(Entry) * (size_t)k);
+    /* ex, a list's best bounds and the final k (k each), then the candidates to sort. */
+    Py_ssize_t cand_cap = CAND_SORT_MAX;
+    Entry *heap_items = malloc(sizeof(Entry) * (size_t)(3 * k + cand_cap));
     if (heap_items == NULL) { PyErr_NoMemory(); goto done; }
     Py_ssize_t n_out = 0, n_touched = 0, scanned = 0, probes = 0;
     int overflow = 0;
@@ -270,8 +302,9 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     suffix[m] = 0.0;
     for (int j = m - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + terms[j].ub;
 
-    /* 1. A first threshold: the k-th best exact score among the champions (marked in acc). */
-    Heap h = {heap_items, 0, k};
+    /* 1. A first threshold: the k-th best exact score among the champions (marked in acc).
+     *    `ex` keeps the k best exact scores of distinct passages met so far: the threshold. */
+    Heap ex = {heap_items, 0, k};
     for (int j = 0; j < m && !overflow; j++) {
         int64_t t = terms[j].t;
         const int32_t *list;
@@ -293,65 +326,79 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
             if (n_touched == touched_cap) { overflow = 1; break; }
             acc[d] = -1.0f;
             touched[n_touched++] = d;
-            heap_push(&h, exact(&a, seq, n_seq, d), d);
+            heap_push(&ex, exact(&a, seq, n_seq, d), d);
         }
     }
     for (Py_ssize_t i = 0; i < n_touched; i++) acc[touched[i]] = 0.0f;
     n_touched = 0;
-    double theta = h.size == h.cap ? lower_guard(h.items[0].score) : -INFINITY;
+    double theta = ex.size == ex.cap ? lower_guard(ex.items[0].score) : -INFINITY;
     if (!prune) theta = -INFINITY; /* for benchmarks: every list scanned, nothing skipped */
-    if (prune && !overflow && m == 1 && h.size == k &&
+    if (prune && !overflow && m == 1 && ex.size == k &&
         a.champ_ptr[terms[0].t + 1] - a.champ_ptr[terms[0].t] >= k) {
         /* One term: the score is its weight (times its count), so the k best passages are its
          * k best champions (kept by weight desc, passage asc), already scored exactly. */
-        n_out = h.size;
-        qsort(h.items, (size_t)n_out, sizeof(Entry), cmp_entry_desc);
+        n_out = ex.size;
+        qsort(ex.items, (size_t)n_out, sizeof(Entry), cmp_entry_desc);
         for (Py_ssize_t i = 0; i < n_out; i++) {
-            out_docs[i] = h.items[i].doc;
-            out_scores[i] = h.items[i].score;
+            out_docs[i] = ex.items[i].doc;
+            out_scores[i] = ex.items[i].score;
         }
         goto finished;
     }
-    h.size = 0;
 
     /* 2. Upper bounds, term at a time, most bound first; unread bounds below theta: probe only.
      *    Each scanned list appends its new passages to `touched` in ascending order (a run), so
      *    probing gallops through a list once per run instead of binary-searching every passage. */
     Py_ssize_t run_start[MAX_TERMS + 1];
     int n_runs = 0;
-    int64_t remaining = 0;
-    for (int j = 0; j < m; j++) remaining += a.indptr[terms[j].t + 1] - a.indptr[terms[j].t];
+    run_start[0] = 0;
     for (int j = 0; j < m && !overflow; j++) {
         int64_t t = terms[j].t;
         float lut[256];
         double step = a.delta[t] * terms[j].mult;
         for (int q = 0; q < 256; q++) lut[q] = (float)((q + 1) * step * (1.0 + 1e-6));
         int64_t s = a.indptr[t], e = a.indptr[t + 1];
-        remaining -= e - s;
         if (suffix[j] >= theta) {
-            run_start[n_runs++] = n_touched;
+            /* A passage first met here is in none of the lists read so far: it scores at most
+             * its bound here plus the bounds of the lists after this one. Below theta it
+             * cannot reach the top k, so it is not met at all (impacts below qmin). */
+            int qmin = 0;
+            while (qmin < 256 && (double)lut[qmin] + suffix[j + 1] < theta) qmin++;
+            /* The k passages of this list with the highest bounds so far, to rescore. */
+            Heap hb = {heap_items + k, 0, k};
+            float hmin = prune ? -INFINITY : INFINITY;
+            run_start[n_runs] = n_touched;
             for (int64_t p = s; p < e; p++) {
                 int32_t d = a.docs[p];
                 if (d < 0 || d >= n_acc) { overflow = 3; break; }
-                if (acc[d] == 0.0f) {
+                int q = a.impacts[p];
+                float x = acc[d];
+                if (x == 0.0f) {
+                    if (q < qmin) continue;
                     if (n_touched == touched_cap) { overflow = 1; break; }
                     touched[n_touched++] = d;
                 }
-                acc[d] += lut[a.impacts[p]];
+                x += lut[q];
+                acc[d] = x;
+                if (x > hmin) {
+                    heap_push(&hb, x, d);
+                    if (hb.size == k) hmin = (float)hb.items[0].score;
+                }
             }
-            run_start[n_runs] = n_touched;
+            run_start[++n_runs] = n_touched;
             scanned += e - s;
-            /* While few passages are met and long lists remain, rescoring the k best bounds
-             * exactly may raise the threshold enough to make those lists probe-only. */
-            if (prune && !overflow && j + 1 < m && suffix[j + 1] >= theta && n_touched >= k &&
-                (double)n_touched * 4.0 < (double)remaining) {
-                Heap hr = {heap_items, 0, k};
-                double t2 = best_bounds_kth(&a, seq, n_seq, acc, touched, n_touched, -INFINITY, &hr);
-                if (t2 > theta) theta = t2;
-            }
+            /* The passages with the highest bounds so far are likely among the best: their
+             * exact scores may raise the threshold enough to make the next lists probe-only. */
+            for (Py_ssize_t i = 0; i < hb.size; i++)
+                offer_exact(&a, seq, n_seq, &ex, (int32_t)hb.items[i].doc, hb.items[i].score);
+            if (prune && ex.size == k && lower_guard(ex.items[0].score) > theta)
+                theta = lower_guard(ex.items[0].score);
         } else {
+            /* Only passages whose bound with the lists still to read reaches theta matter:
+             * the others are dropped for good (their bounds zeroed). */
+            n_touched = compact(acc, touched, run_start, n_runs, suffix[j], theta);
             int64_t len = e - s;
-            double per = 2.0 + log2(1.0 + (double)len / ((double)n_touched + 1.0));
+            double per = GALLOP_COST + log2(1.0 + (double)len / ((double)n_touched + 1.0));
             if ((double)n_touched * per < (double)len) {
                 for (int r = 0; r < n_runs; r++) {
                     int64_t cur = s;
@@ -375,16 +422,43 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     }
 
     if (!overflow) {
-        /* 3. A better threshold: the k best bounds, rescored exactly (another k distinct
-         *    passages, so their k-th best score is again at most the true k-th best). */
-        Heap hb = {heap_items, 0, k};
-        double t2 = best_bounds_kth(&a, seq, n_seq, acc, touched, n_touched, theta, &hb);
-        if (t2 > theta) theta = t2;
-        /* 4. Every passage whose bound reaches the threshold, rescored exactly. */
-        Heap fin = {heap_items, 0, k};
+        /* 3. The candidates: passages whose bound reaches the threshold. While there are many,
+         *    the k best bounds rescored exactly raise the threshold (another k passages, so the
+         *    k-th best exact score is again at most the true k-th best). */
+        n_touched = compact(acc, touched, run_start, n_runs, 0.0, theta);
+        while (n_touched > cand_cap) {
+            Heap hb = {heap_items + k, 0, k};
+            for (Py_ssize_t i = 0; i < n_touched; i++) heap_push(&hb, (double)acc[touched[i]], touched[i]);
+            for (Py_ssize_t i = 0; i < hb.size; i++)
+                offer_exact(&a, seq, n_seq, &ex, (int32_t)hb.items[i].doc, hb.items[i].score);
+            if (!(ex.size == k && lower_guard(ex.items[0].score) > theta)) break;
+            theta = lower_guard(ex.items[0].score);
+            n_touched = compact(acc, touched, run_start, n_runs, 0.0, theta);
+        }
+        /* 4. The candidates rescored exactly, highest bound first, until no bound left reaches
+         *    the k-th best exact score: every passage left scores below k passages already
+         *    kept. The passages of `ex` are scored already (and all are candidates: their
+         *    scores, hence their bounds, reach theta). */
+        Heap fin = {heap_items + 2 * k, 0, k};
+        for (Py_ssize_t i = 0; i < ex.size; i++) heap_push(&fin, ex.items[i].score, ex.items[i].doc);
+        Entry *cand = heap_items + 3 * k;
+        int sorted = n_touched <= cand_cap;
+        if (sorted) {
+            for (Py_ssize_t i = 0; i < n_touched; i++) {
+                cand[i].score = (double)acc[touched[i]];
+                cand[i].doc = touched[i];
+            }
+            qsort(cand, (size_t)n_touched, sizeof(Entry), cmp_entry_desc);
+        }
         for (Py_ssize_t i = 0; i < n_touched; i++) {
-            int32_t d = touched[i];
-            if ((double)acc[d] >= theta) heap_push(&fin, exact(&a, seq, n_seq, d), d);
+            int32_t d = sorted ? (int32_t)cand[i].doc : touched[i];
+            double bound = (double)acc[d];
+            if (fin.size == k && bound < lower_guard(fin.items[0].score)) {
+                if (sorted) break;
+                continue;
+            }
+            if (heap_has(&ex, d)) continue;
+            heap_push(&fin, exact(&a, seq, n_seq, d), d);
         }
         n_out = fin.size;
         qsort(fin.items, (size_t)n_out, sizeof(Entry), cmp_entry_desc);
