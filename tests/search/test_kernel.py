@@ -115,6 +115,66 @@ def test_compiled_search_answers_one_term_from_its_champions_alone() -> None:
         assert index._scratch.scanned == 0
 
 
+def _zipf_index(n: int, seed: int) -> Index:
+    """n one-paragraph articles of 4-30 words drawn by Zipf's law from 400 words."""
+    rng = np.random.default_rng(seed)
+    words = [f"z{i:03d}" for i in range(400)]
+    weights = 1.0 / np.arange(1, 401) ** 0.9
+    paragraphs = [
+        " ".join(rng.choice(words, size=int(rng.integers(4, 31)), p=weights / weights.sum()))
+        for _ in range(n)
+    ]
+    return build_index(
+        [Article(id=f"a{i}", title="t", paragraphs=(p,)) for i, p in enumerate(paragraphs)], A
+    )
+
+
+def test_compiled_search_equals_exhaustive_scoring_on_a_large_zipf_corpus() -> None:
+    """Many queries of 2-6 terms (repeats too) over 20k passages, where lists are long enough to
+    skip passages, probe, scan and drop candidates: the same passages and bitwise scores."""
+    index = _zipf_index(20_000, seed=3)
+    rng = np.random.default_rng(5)
+    terms = sorted(index.vocab)
+    for i in range(80):
+        query = [str(t) for t in rng.choice(terms, size=int(rng.integers(2, 7)))]
+        k = (1, 10, 50)[i % 3]
+        assert index.search(query, k) == index.search_exhaustive(query, k), query
+    assert index._scratch.bounds is not None
+    assert not np.any(index._scratch.bounds)
+
+
+def test_compiled_search_skips_passages_that_cannot_reach_the_top_k() -> None:
+    """A rare term and two common ones: the best passages hold all three, so the common lists are
+    only probed and the rare term's long passages (low weights) are not even met; the hits are
+    still the exhaustive ones."""
+    paragraphs = [
+        ("fjord " if i % 50 == 0 else "") + ("mist " if i % 3 == 0 else "")
+        + ("salt " if i % 5 < 2 else "") + "pad " * (1 + i % 4)
+        for i in range(6000)
+    ]  # fmt: skip
+    index = build_index(
+        [Article(id=f"a{i}", title="t", paragraphs=(p,)) for i, p in enumerate(paragraphs)], A
+    )
+    query = ["fjord", "mist", "salt"]
+    assert index.search(query, 10) == index.search_exhaustive(query, 10)
+    assert index._scratch.scanned == index.document_frequency("fjord")
+    assert 0 < index._scratch.met < index.document_frequency("fjord")
+
+
+def test_compiled_search_breaks_ties_among_more_candidates_than_it_sorts() -> None:
+    """Every passage scores the same (5000 candidates, more than the kernel sorts by bound): the
+    first k passages, as exhaustive scoring orders them."""
+    articles = [Article(id=f"a{i}", title="t", paragraphs=("bread butter",)) for i in range(5000)]
+    index = build_index(articles, A)
+    for prune in (True, False):
+        if prune:
+            hits = index.search(["bread", "butter"], 10)
+        else:
+            hits = index.search_exhaustive(["bread", "butter"], 10, compiled=True)
+        assert hits == index.search_exhaustive(["bread", "butter"], 10)
+        assert [h.doc for h in hits] == list(range(10))
+
+
 def _merge_reference(
     o_indptr: list[int], o_docs: list[int], o_tfs: list[int], remap: list[int],
     old_of_u: list[int], f_indptr: list[int], f_docs: list[int], f_tfs: list[int],

@@ -19,8 +19,8 @@
  * Pruning (MaxScore, term at a time). theta is always the guarded k-th best exact score of k
  * distinct passages, so no true k-th best score is below it, and a passage whose bound is below
  * theta is strictly below k passages: it cannot be in the top k, whatever the tie order. A first
- * threshold comes from the terms' champion passages; after each list read, the passages with the
- * highest bounds met in it are scored exactly and may raise it. Terms are read in decreasing order
+ * threshold comes from the terms' champion passages; after each list read (scanned or probed),
+ * the passages with the highest bounds met in it are scored exactly and may raise it. Terms are read in decreasing order
  * of their bound (suffix[j]: the bounds of terms j.. summed), and:
  * - A passage first met in list j is in none of the lists before j, so it scores at most its bound
  *   in j plus suffix[j + 1]. Below theta it is never met (not accumulated, not listed). Were it met
@@ -29,7 +29,8 @@
  *   displace a passage of the top k (its exact score is below theta).
  * - Once suffix[j] < theta, a passage none of the lists read so far contains cannot reach the top
  *   k, so the remaining (long, common-word) lists are only probed, never scanned for new passages;
- *   before each of them, the passages met whose bound plus suffix[j] is below theta are dropped.
+ *   a passage met whose bound plus suffix[j] is below theta is dropped (its bound zeroed) while
+ *   list j is probed by galloping, or at the end when it is scanned for the passages met.
  * - At the end, the passages whose bound reaches theta are rescored exactly, highest bound first,
  *   until no bound left reaches the k-th best exact score found.
  */
@@ -46,7 +47,9 @@
 /* Up to this many final candidates are sorted by bound and rescored best first. */
 #define CAND_SORT_MAX 4096
 /* What probing one passage costs, in postings scanned, on top of its galloping steps. */
-#define GALLOP_COST 2.0
+#define GALLOP_COST 6.0
+/* Passages met sampled to estimate how many are still alive. */
+#define SAMPLE 64
 
 typedef struct {
     const int64_t *indptr;
@@ -221,7 +224,10 @@ static Py_ssize_t compact(float *acc, int32_t *touched, Py_ssize_t *run_start, i
 
 /*
  * topk(indptr, docs, impacts, tfs, delta, term_max, champ_ptr, champ_docs, seq, doc_len, idf,
- *      k, k1, b, avgdl, bounds, touched, out_docs, out_scores[, prune]) -> (n, scanned, probes)
+ *      k, k1, b, avgdl, bounds, touched, out_docs, out_scores[, prune])
+ *   -> (n, scanned, probes, met)
+ * scanned: postings read in full lists; probes: passages looked up by galloping; met: passages
+ * whose bounds were accumulated (the others were skipped or never in a scanned list).
  * prune=False scans every posting of every term (the benchmark's exhaustive compiled search).
  */
 static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -292,7 +298,7 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_ssize_t cand_cap = CAND_SORT_MAX;
     Entry *heap_items = malloc(sizeof(Entry) * (size_t)(3 * k + cand_cap));
     if (heap_items == NULL) { PyErr_NoMemory(); goto done; }
-    Py_ssize_t n_out = 0, n_touched = 0, scanned = 0, probes = 0;
+    Py_ssize_t n_out = 0, n_touched = 0, scanned = 0, probes = 0, met = 0;
     int overflow = 0;
 
     Py_BEGIN_ALLOW_THREADS
@@ -385,6 +391,7 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
                     if (hb.size == k) hmin = (float)hb.items[0].score;
                 }
             }
+            met += n_touched - run_start[n_runs];
             run_start[++n_runs] = n_touched;
             scanned += e - s;
             /* The passages with the highest bounds so far are likely among the best: their
@@ -394,30 +401,71 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
             if (prune && ex.size == k && lower_guard(ex.items[0].score) > theta)
                 theta = lower_guard(ex.items[0].score);
         } else {
-            /* Only passages whose bound with the lists still to read reaches theta matter:
-             * the others are dropped for good (their bounds zeroed). */
-            n_touched = compact(acc, touched, run_start, n_runs, suffix[j], theta);
+            /* Probe-only. A passage met whose bound plus suffix[j] (this list's and the later
+             * ones' bounds) is below theta cannot reach the top k: when the list is probed, it
+             * is dropped for good (its bound zeroed) on the way; when the list is scanned,
+             * dropping waits for a later pass. Whether to probe depends on how many passages
+             * are still alive: estimated from an even sample of those met. */
             int64_t len = e - s;
-            double per = GALLOP_COST + log2(1.0 + (double)len / ((double)n_touched + 1.0));
-            if ((double)n_touched * per < (double)len) {
+            double live = (double)n_touched;
+            if (n_touched > SAMPLE) {
+                int alive = 0;
+                for (Py_ssize_t i = 0; i < SAMPLE; i++)
+                    alive += (double)acc[touched[(n_touched - 1) * i / (SAMPLE - 1)]] + suffix[j] >= theta;
+                live = (double)n_touched * (alive + 1) / SAMPLE;
+            }
+            double per = GALLOP_COST + log2(1.0 + (double)len / (live + 1.0));
+            Heap hb = {heap_items + k, 0, k};
+            float hmin = prune ? -INFINITY : INFINITY;
+            if (live * per < (double)len) {
+                Py_ssize_t n = 0;
                 for (int r = 0; r < n_runs; r++) {
                     int64_t cur = s;
-                    for (Py_ssize_t i = run_start[r]; i < run_start[r + 1]; i++) {
+                    Py_ssize_t rs = run_start[r], re = run_start[r + 1];
+                    run_start[r] = n;
+                    for (Py_ssize_t i = rs; i < re; i++) {
                         int32_t d = touched[i];
+                        float x = acc[d];
+                        if ((double)x + suffix[j] < theta) {
+                            acc[d] = 0.0f;
+                            continue;
+                        }
+                        touched[n++] = d;
                         cur = gallop(a.docs, cur, e, d);
-                        if (cur == e) break;
-                        if (a.docs[cur] == d) acc[d] += lut[a.impacts[cur]];
+                        if (cur < e && a.docs[cur] == d) {
+                            x += lut[a.impacts[cur]];
+                            acc[d] = x;
+                            if (x > hmin) {
+                                heap_push(&hb, x, d);
+                                if (hb.size == k) hmin = (float)hb.items[0].score;
+                            }
+                        }
                     }
                 }
-                probes += n_touched;
+                run_start[n_runs] = n;
+                probes += n;
+                n_touched = n;
             } else {
                 for (int64_t p = s; p < e; p++) {
                     int32_t d = a.docs[p];
                     if (d < 0 || d >= n_acc) { overflow = 3; break; }
-                    if (acc[d] != 0.0f) acc[d] += lut[a.impacts[p]];
+                    float x = acc[d];
+                    if (x != 0.0f) {
+                        x += lut[a.impacts[p]];
+                        acc[d] = x;
+                        if (x > hmin) {
+                            heap_push(&hb, x, d);
+                            if (hb.size == k) hmin = (float)hb.items[0].score;
+                        }
+                    }
                 }
                 scanned += e - s;
             }
+            /* The best bounds with this term added: their exact scores may raise theta. */
+            for (Py_ssize_t i = 0; i < hb.size; i++)
+                offer_exact(&a, seq, n_seq, &ex, (int32_t)hb.items[i].doc, hb.items[i].score);
+            if (prune && ex.size == k && lower_guard(ex.items[0].score) > theta)
+                theta = lower_guard(ex.items[0].score);
         }
     }
 
@@ -478,7 +526,7 @@ finished:
                         : "scratch buffers smaller than the number of passages");
         goto done;
     }
-    result = Py_BuildValue("nnn", n_out, scanned, probes);
+    result = Py_BuildValue("nnnn", n_out, scanned, probes, met);
 done:
     for (int i = 0; i < 15; i++)
         if (b[i].obj != NULL) PyBuffer_Release(&b[i]);

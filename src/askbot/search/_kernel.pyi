@@ -24,7 +24,7 @@ def topk(
     out_scores: Any,
     prune: bool = True,
     /,
-) -> tuple[int, int, int]: ...
+) -> tuple[int, int, int, int]: ...
 def finish(
     indptr: Any,
     docs: Any,

@@ -107,9 +107,11 @@ class Scratch(threading.local):
     stamp: int = 0
     bounds: npt.NDArray[np.float32] | None = None
     touched: I32 | None = None
-    # What the last compiled search read: postings scanned, and passages probed by binary search.
+    # What the last compiled search read: postings scanned, and passages probed by binary search;
+    # and how many passages it met (accumulated bounds for): the others it skipped.
     scanned: int = 0
     probed: int = 0
+    met: int = 0
 
     def kernel_buffers(self, n: int) -> tuple[npt.NDArray[np.float32], I32]:
         """The compiled search's zeroed float32 bounds and its list of passages met."""
@@ -161,7 +163,7 @@ def compiled_top_k(
     bounds, touched = scratch.kernel_buffers(p.n_docs)
     out_docs = np.empty(k, dtype=np.int64)
     out_scores = np.empty(k, dtype=np.float64)
-    n, scratch.scanned, scratch.probed = _kernel.topk(
+    n, scratch.scanned, scratch.probed, scratch.met = _kernel.topk(
         p.indptr, p.docs, p.impacts, p.tfs, p.delta, p.term_max, p.champ_ptr, p.champ_docs,
         np.asarray(seq, dtype=np.int64), p.doc_len, p.idf, k, p.k1, p.b, p.avgdl,
         bounds, touched, out_docs, out_scores, prune,
