@@ -374,21 +374,39 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
             Heap hb = {heap_items + k, 0, k};
             float hmin = prune ? -INFINITY : INFINITY;
             run_start[n_runs] = n_touched;
-            for (int64_t p = s; p < e; p++) {
-                int32_t d = a.docs[p];
-                if (d < 0 || d >= n_acc) { overflow = 3; break; }
-                int q = a.impacts[p];
-                float x = acc[d];
-                if (x == 0.0f) {
+            if (n_runs == 0) {
+                /* The first list: no passage is met yet, so no bound needs reading. */
+                for (int64_t p = s; p < e; p++) {
+                    int32_t d = a.docs[p];
+                    if (d < 0 || d >= n_acc) { overflow = 3; break; }
+                    int q = a.impacts[p];
                     if (q < qmin) continue;
                     if (n_touched == touched_cap) { overflow = 1; break; }
+                    float x = lut[q];
                     touched[n_touched++] = d;
+                    acc[d] = x;
+                    if (x > hmin) {
+                        heap_push(&hb, x, d);
+                        if (hb.size == k) hmin = (float)hb.items[0].score;
+                    }
                 }
-                x += lut[q];
-                acc[d] = x;
-                if (x > hmin) {
-                    heap_push(&hb, x, d);
-                    if (hb.size == k) hmin = (float)hb.items[0].score;
+            } else {
+                for (int64_t p = s; p < e; p++) {
+                    int32_t d = a.docs[p];
+                    if (d < 0 || d >= n_acc) { overflow = 3; break; }
+                    int q = a.impacts[p];
+                    float x = acc[d];
+                    if (x == 0.0f) {
+                        if (q < qmin) continue;
+                        if (n_touched == touched_cap) { overflow = 1; break; }
+                        touched[n_touched++] = d;
+                    }
+                    x += lut[q];
+                    acc[d] = x;
+                    if (x > hmin) {
+                        heap_push(&hb, x, d);
+                        if (hb.size == k) hmin = (float)hb.items[0].score;
+                    }
                 }
             }
             met += n_touched - run_start[n_runs];
