@@ -144,21 +144,24 @@ def test_compiled_search_equals_exhaustive_scoring_on_a_large_zipf_corpus() -> N
 
 
 def test_compiled_search_skips_passages_that_cannot_reach_the_top_k() -> None:
-    """A rare term and two common ones: the best passages hold all three, so the common lists are
-    only probed and the rare term's long passages (low weights) are not even met; the hits are
+    """A rare term's 10th best passage sets the threshold; the common term's list is then read,
+    but its long passages (low weight, without the rare term) are never met, and the hits are
     still the exhaustive ones."""
-    paragraphs = [
-        ("fjord " if i % 50 == 0 else "") + ("mist " if i % 3 == 0 else "")
-        + ("salt " if i % 5 < 2 else "") + "pad " * (1 + i % 4)
-        for i in range(6000)
-    ]  # fmt: skip
+
+    def paragraph(i: int) -> str:
+        if i < 12:  # alpha: 2 short passages, 10 long ones
+            return "alpha" + (" pad" * 20 if i >= 2 else "")
+        if i < 312:  # beta: 150 short passages, 150 long ones
+            return "beta" + (" pad" * 20 if i >= 162 else "")
+        return "pad pad pad"
+
     index = build_index(
-        [Article(id=f"a{i}", title="t", paragraphs=(p,)) for i, p in enumerate(paragraphs)], A
+        [Article(id=f"a{i}", title="t", paragraphs=(paragraph(i),)) for i in range(3000)], A
     )
-    query = ["fjord", "mist", "salt"]
+    query = ["alpha", "beta"]
     assert index.search(query, 10) == index.search_exhaustive(query, 10)
-    assert index._scratch.scanned == index.document_frequency("fjord")
-    assert 0 < index._scratch.met < index.document_frequency("fjord")
+    assert index._scratch.scanned == 12 + 300
+    assert index._scratch.met == 12 + 150
 
 
 def test_compiled_search_breaks_ties_among_more_candidates_than_it_sorts() -> None:

@@ -18,9 +18,9 @@
  *
  * Pruning (MaxScore, term at a time). theta is always the guarded k-th best exact score of k
  * distinct passages, so no true k-th best score is below it, and a passage whose bound is below
- * theta is strictly below k passages: it cannot be in the top k, whatever the tie order. A first
- * threshold comes from the terms' champion passages; after each list read (scanned or probed),
- * the passages with the highest bounds met in it are scored exactly and may raise it. Terms are read in decreasing order
+ * theta is strictly below k passages: it cannot be in the top k, whatever the tie order. After
+ * each list read (scanned or probed), the passages with the highest bounds met in it are scored
+ * exactly and may raise it (a single term's k best champions are its answer). Terms are read in decreasing order
  * of their bound (suffix[j]: the bounds of terms j.. summed), and:
  * - A passage first met in list j is in none of the lists before j, so it scores at most its bound
  *   in j plus suffix[j + 1]. Below theta it is never met (not accumulated, not listed). Were it met
@@ -308,35 +308,27 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     suffix[m] = 0.0;
     for (int j = m - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + terms[j].ub;
 
-    /* 1. A first threshold: the k-th best exact score among the champions (marked in acc).
-     *    `ex` keeps the k best exact scores of distinct passages met so far: the threshold. */
+    /* 1. `ex` keeps the k best exact scores of distinct passages met so far: theta is its
+     *    k-th, guarded. One term: its champions (all its postings when it keeps none) are
+     *    scored, and when it has k champions they are the answer (below). Several terms: the
+     *    first list is scanned whatever the threshold (a passage in it alone may reach the top
+     *    k), and its best bounds are scored after it, which gives about the threshold the
+     *    terms' champions gave, without scoring 16 champions per term first. */
     Heap ex = {heap_items, 0, k};
-    for (int j = 0; j < m && !overflow; j++) {
-        int64_t t = terms[j].t;
-        const int32_t *list;
-        int64_t len;
-        if (a.champ_ptr[t + 1] > a.champ_ptr[t]) {
-            list = a.champ_docs + a.champ_ptr[t];
-            len = a.champ_ptr[t + 1] - a.champ_ptr[t];
-            /* Several terms: a term's first max(k, 16) champions (its best) give nearly the
-             * same threshold as all 64 at a quarter of the exact scoring. */
-            if (m > 1 && len > (k > 16 ? k : 16)) len = (k > 16 ? k : 16);
-        } else {
+    if (m == 1) {
+        int64_t t = terms[0].t;
+        const int32_t *list = a.champ_docs + a.champ_ptr[t];
+        int64_t len = a.champ_ptr[t + 1] - a.champ_ptr[t];
+        if (len == 0) {
             list = a.docs + a.indptr[t];
             len = a.indptr[t + 1] - a.indptr[t];
         }
         for (int64_t i = 0; i < len; i++) {
             int32_t d = list[i];
             if (d < 0 || d >= n_acc) { overflow = 3; break; }
-            if (acc[d] != 0.0f) continue;
-            if (n_touched == touched_cap) { overflow = 1; break; }
-            acc[d] = -1.0f;
-            touched[n_touched++] = d;
             heap_push(&ex, exact(&a, seq, n_seq, d), d);
         }
     }
-    for (Py_ssize_t i = 0; i < n_touched; i++) acc[touched[i]] = 0.0f;
-    n_touched = 0;
     double theta = ex.size == ex.cap ? lower_guard(ex.items[0].score) : -INFINITY;
     if (!prune) theta = -INFINITY; /* for benchmarks: every list scanned, nothing skipped */
     if (prune && !overflow && m == 1 && ex.size == k &&
