@@ -20,7 +20,10 @@
  * distinct passages, so no true k-th best score is below it, and a passage whose bound is below
  * theta is strictly below k passages: it cannot be in the top k, whatever the tie order. After
  * each list read (scanned or probed), the passages with the highest bounds met in it are scored
- * exactly and may raise it (a single term's k best champions are its answer). Terms are read in decreasing order
+ * exactly and may raise it (a single term's k best champions are its answer). While a list is
+ * scanned, so may lower bounds: a weight is at least q delta_t, so a passage scores at least its
+ * bound less every term's step; the k highest bounds met in the list, less that, are k scores
+ * some k passages are sure to reach (guarded like the exact ones). Terms are read in decreasing order
  * of their bound (suffix[j]: the bounds of terms j.. summed), and:
  * - A passage first met in list j is in none of the lists before j, so it scores at most its bound
  *   in j plus suffix[j + 1]. Below theta it is never met (not accumulated, not listed). Were it met
@@ -48,6 +51,9 @@
 #define CAND_SORT_MAX 4096
 /* What probing one passage costs, in postings scanned, on top of its galloping steps. */
 #define GALLOP_COST 6.0
+/* A bound accumulated in float32 over at most MAX_TERMS lists exceeds the sum of its (q + 1)
+ * delta_t terms by less than this relative amount (1e-6 added per term, float rounding). */
+#define LB_SHRINK 1e-5
 /* Passages met sampled to estimate how many are still alive. */
 #define SAMPLE 64
 
@@ -165,6 +171,17 @@ static double exact(const Arrays *a, const int64_t *seq, Py_ssize_t n_seq, int32
 
 static inline double lower_guard(double theta) {
     return theta - REL_GUARD * (fabs(theta) > 1.0 ? fabs(theta) : 1.0);
+}
+
+/* theta, raised to what k passages whose bounds are at least hmin are sure to score: a bound
+ * sums (q + 1) delta_t over the lists holding the passage, a weight is at least q delta_t, so the
+ * score is at least the bound less every term's step (spread). qmin follows a raised theta. */
+static inline double raise_theta(double theta, float hmin, double spread, const float *lut,
+                                 double rest, int *qmin) {
+    double lb = lower_guard((double)hmin * (1.0 - LB_SHRINK) - spread);
+    if (lb <= theta) return theta;
+    while (*qmin < 256 && (double)lut[*qmin] + rest < lb) (*qmin)++;
+    return lb;
 }
 
 static int cmp_entry_desc(const void *x, const void *y) {
@@ -307,6 +324,9 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
     double suffix[MAX_TERMS + 1];
     suffix[m] = 0.0;
     for (int j = m - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + terms[j].ub;
+    /* The most a bound exceeds the weights it sums: one impact step per term (with margin). */
+    double spread = 0.0;
+    for (int j = 0; j < m; j++) spread += a.delta[terms[j].t] * terms[j].mult * (1.0 + 1e-6);
 
     /* 1. `ex` keeps the k best exact scores of distinct passages met so far: theta is its
      *    k-th, guarded. One term: its champions (all its postings when it keeps none) are
@@ -379,7 +399,10 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
                     acc[d] = x;
                     if (x > hmin) {
                         heap_push(&hb, x, d);
-                        if (hb.size == k) hmin = (float)hb.items[0].score;
+                        if (hb.size == k) {
+                            hmin = (float)hb.items[0].score;
+                            theta = raise_theta(theta, hmin, spread, lut, suffix[j + 1], &qmin);
+                        }
                     }
                 }
             } else {
@@ -397,7 +420,10 @@ static PyObject *topk(PyObject *Py_UNUSED(self), PyObject *args) {
                     acc[d] = x;
                     if (x > hmin) {
                         heap_push(&hb, x, d);
-                        if (hb.size == k) hmin = (float)hb.items[0].score;
+                        if (hb.size == k) {
+                            hmin = (float)hb.items[0].score;
+                            theta = raise_theta(theta, hmin, spread, lut, suffix[j + 1], &qmin);
+                        }
                     }
                 }
             }
