@@ -166,3 +166,16 @@ def test_unparsable_env_file_line_is_left_to_settings_and_warned_once(
     with mock.patch.dict(os.environ, {}, clear=True):
         assert Settings(_env_file=env_file).top_k == 4
     assert [r.name for r in caplog.records] == ["dotenv.main"]
+
+
+def test_other_variables_differing_only_in_case_do_not_matter(tmp_path: Path) -> None:
+    """http_proxy and HTTP_PROXY side by side (common) leave the reader answering."""
+    environ = {"http_proxy": "a", "HTTP_PROXY": "b", "ASKBOT_TOP_K": "5"}
+    quick = read_search_settings({}, environ, tmp_path / ".env")
+    assert quick is not None and quick.top_k == 5
+
+
+def test_askbot_variables_differing_only_in_case_are_left_to_settings(tmp_path: Path) -> None:
+    """ASKBOT_TOP_K and askbot_top_k both set: which wins is pydantic-settings' business."""
+    environ = {"ASKBOT_TOP_K": "5", "askbot_top_k": "6"}
+    assert read_search_settings({}, environ, tmp_path / ".env") is None

@@ -118,13 +118,14 @@ class SearchSettings:
 
 
 def _lowered(pairs: Mapping[str, str | None]) -> dict[str, str | None] | None:
-    """Names lower-cased, empty values dropped (as pydantic-settings reads them); None when two
-    names differ only in case (which one pydantic-settings takes depends on their order)."""
+    """askbot's names (ASKBOT_*, DISCORD_TOKEN) lower-cased, empty values dropped (as
+    pydantic-settings reads them); None when two of them differ only in case (which one
+    pydantic-settings takes depends on their order)."""
     out: dict[str, str | None] = {}
     for name, value in pairs.items():
-        if value == "":
-            continue
         key = name.lower()
+        if value == "" or not (key.startswith(ENV_PREFIX) or key in TOKEN_NAMES):
+            continue
         if key in out:
             return None
         out[key] = value
