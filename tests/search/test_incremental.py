@@ -612,3 +612,116 @@ def test_an_article_line_is_json_dumps_of_its_fields(
     row = {f: getattr(info, f) for f in index_module._ARTICLE_FIELDS}
     assert sorted(row) == sorted(ArticleInfo.__dataclass_fields__)
     assert article_line(info) == json.dumps(row, ensure_ascii=False).encode() + b"\n"
+
+
+# -- article keys: the table's ids, hashes, paths and counts, saved beside it ----------------
+
+
+def _keys_of(infos: list[ArticleInfo]) -> index_module.ArticleKeys:
+    return index_module.ArticleKeys(
+        [a.id for a in infos],
+        [a.content_hash for a in infos],
+        [a.path for a in infos],
+        [a.passage_count for a in infos],
+    )
+
+
+def _table_of(infos: list[ArticleInfo]) -> tuple[bytes, list[int]]:
+    lines = [article_line(a) for a in infos]
+    return b"".join(lines), np.cumsum([0] + [len(line) for line in lines]).tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(infos=st.lists(_INFO, max_size=5))
+def test_saved_article_keys_give_the_columns_the_lines_give(infos: list[ArticleInfo]) -> None:
+    """Columns from the keys equal the columns matched line by line, relocated lines included;
+    keys whose hashes the lines cannot hold (not 32 hex digits) are refused."""
+    passages = 0
+    for i, a in enumerate(infos):  # a saved table's passages follow one another
+        infos[i] = replace(a, first_passage=passages)
+        passages += a.passage_count
+    blob, offsets = _table_of(infos)
+    keys = _keys_of(infos)
+    if any(len(a.content_hash) != 32 for a in infos):
+        with pytest.raises(ValueError):
+            index_module.ArticleColumns.from_keys(blob, offsets, keys)
+        return
+    fast = index_module.ArticleColumns.from_keys(blob, offsets, keys)
+    slow = index_module.ArticleColumns(blob)
+    assert _columns(fast) == _columns(slow)
+    rows = list(range(len(infos)))[::-1]
+    paths = [f"moved-{r}.jsonl:{r}" for r in rows]
+    assert fast.relocated(rows, paths, rows) == slow.relocated(rows, paths, rows)
+
+
+@pytest.mark.parametrize("damage", ["hash", "swap", "count", "missing"])
+def test_article_keys_that_disagree_with_the_lines_are_refused(damage: str) -> None:
+    """A key row whose hash is not its line's, rows out of order, or a row too few: ValueError."""
+    infos = [
+        ArticleInfo(f"a{i}", "T", None, None, None, None, f"f.jsonl:{i}", f"{i:02d}" * 16, 3, 2 * i, 2)
+        for i in range(3)
+    ]  # fmt: skip
+    blob, offsets = _table_of(infos)
+    keys = _keys_of(infos)
+    if damage == "hash":
+        keys.hashes[1] = "ff" * 16
+    elif damage == "swap":
+        keys = _keys_of([infos[1], infos[0], infos[2]])
+    elif damage == "count":
+        keys = _keys_of(infos[:2])
+    else:
+        blob, offsets = _table_of(infos[:2])
+        blob += b'{"id": "a2"}\n'
+        offsets.append(len(blob))
+    with pytest.raises(ValueError):
+        index_module.ArticleColumns.from_keys(blob, offsets, keys)
+
+
+def _saved_keys(folder: Path) -> index_module.ArticleKeys:
+    keys = index_module.ArticleKeys.read(folder / index_module.ARTICLE_KEYS)
+    assert keys is not None
+    return keys
+
+
+def test_a_build_saves_the_keys_of_its_article_table(corpus: Path, tmp_path: Path) -> None:
+    """article_keys.json holds each article's id, hash, path and passage count, in table order."""
+    built = _build(corpus, tmp_path / "idx")
+    keys = _saved_keys(built.path)
+    articles = list(built.index.articles)
+    assert keys == _keys_of(articles)
+
+
+def test_a_reindex_saves_the_keys_a_cold_build_saves(corpus: Path, tmp_path: Path) -> None:
+    """The reindexed table's keys (kept articles with their paths now, then new ones) are the
+    keys of a cold build of the changed corpus, article by article."""
+    _build(corpus, tmp_path / "idx")
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    cold = _build(corpus, tmp_path / "cold", full=True)
+    assert "reindexed_from" in new.index.meta
+    by_id = lambda k: sorted(zip(k.ids, k.hashes, k.paths, k.counts, strict=True))  # noqa: E731
+    assert by_id(_saved_keys(new.path)) == by_id(_saved_keys(cold.path))
+    assert _saved_keys(new.path) == _keys_of(list(Index.load(new.path).articles))
+
+
+@pytest.mark.parametrize("keys_file", ["missing", "damaged", "stale"])
+def test_a_reindex_without_usable_keys_reads_the_lines_and_stays_exact(
+    corpus: Path, tmp_path: Path, keys_file: str
+) -> None:
+    """An index saved before the keys (no file), or with keys that do not match its table, is
+    reindexed from its lines: the result still equals a cold build and has keys again."""
+    old = _build(corpus, tmp_path / "idx")
+    path = old.path / index_module.ARTICLE_KEYS
+    if keys_file == "missing":
+        path.unlink()
+    elif keys_file == "damaged":
+        path.write_text("{not json")
+    else:
+        keys = _saved_keys(old.path)
+        path.write_bytes(replace(keys, hashes=keys.hashes[::-1]).to_json())
+    _change(corpus)
+    new = _build(corpus, tmp_path / "idx")
+    cold = _build(corpus, tmp_path / "cold", full=True)
+    assert new.index.meta["reindexed_from"] == old.index.key
+    _assert_same_scores(Index.load(new.path), cold.index)
+    assert _saved_keys(new.path) == _keys_of(list(Index.load(new.path).articles))

@@ -28,7 +28,15 @@ from askbot.search.corpus import (
     load_corpus,
     plan_tasks,
 )
-from askbot.search.index import I32, ArticleTable, BM25Params, Index, Progress, article_lines
+from askbot.search.index import (
+    I32,
+    ArticleKeys,
+    ArticleTable,
+    BM25Params,
+    Index,
+    Progress,
+    article_lines,
+)
 from askbot.search.models import Article, Passage, Skipped
 from askbot.search.postings import build_postings
 from askbot.search.tokenize_parallel import (
@@ -417,6 +425,7 @@ def _build(
     # Articles, their lines of articles.jsonl and passages' speakers are made as chunks arrive,
     # while the workers analyse the next ones, not after the last one (one core busy).
     lines: list[bytes] = []
+    keys = ArticleKeys([], [], [], [])
     speakers: dict[str, int] = {"": -1}
     p_speaker: list[I32] = []
     ids = ArticleIds()
@@ -458,9 +467,12 @@ def _build(
             )
             per_article = np.frombuffer(chunk.passages_per_article, dtype=np.int32)
             ends = np.cumsum(per_article, dtype=np.int64) + done
-            lines += article_lines(
-                chunk.articles, (ends - per_article).tolist(), per_article.tolist()
-            )
+            counts = per_article.tolist()
+            lines += article_lines(chunk.articles, (ends - per_article).tolist(), counts)
+            keys.ids.extend([a[0] for a in chunk.articles])
+            keys.paths.extend([a[6] for a in chunk.articles])
+            keys.hashes.extend([a[7] for a in chunk.articles])
+            keys.counts.extend(counts)
             done = int(ends[-1]) if ends.shape[0] else done
             if done != passages:
                 raise RuntimeError("a chunk's passages do not match its articles")
@@ -521,7 +533,7 @@ def _build(
         key=key,
         terms=terms,
         doc_len=doc_len,
-        articles=ArticleTable.of_lines(lines),
+        articles=ArticleTable.of_lines(lines, keys),
         p_article=np.repeat(np.arange(len(lines), dtype=np.int32), per_article),
         p_paragraph=_cat(columns["paragraph"], np.int32),
         p_window=_cat(columns["window"], np.int32),

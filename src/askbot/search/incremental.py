@@ -15,6 +15,7 @@ The saved folder is only read: a running bot may have it memory-mapped.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import shutil
@@ -40,9 +41,11 @@ from askbot.search.corpus import (
     file_stamp,
 )
 from askbot.search.index import (
+    ARTICLE_KEYS,
     I32,
     I64,
     ArticleColumns,
+    ArticleKeys,
     ArticleTable,
     BM25Params,
     Index,
@@ -86,8 +89,15 @@ def build_markers() -> dict[str, Any]:
 
 
 def read_saved_articles(path: Path) -> ArticleColumns:
-    """The saved index's article table, as the columns a reindex needs (``ArticleColumns``)."""
-    return ArticleColumns((path / "articles.jsonl").read_bytes())
+    """The saved index's article table, as the columns a reindex needs (``ArticleColumns``):
+    from its saved keys when they agree with its lines, else matched line by line."""
+    blob = (path / "articles.jsonl").read_bytes()
+    keys = ArticleKeys.read(path / ARTICLE_KEYS)
+    if keys is not None:
+        with contextlib.suppress(ValueError, OSError):
+            offsets = np.load(path / "article_offsets.npy", allow_pickle=False)
+            return ArticleColumns.from_keys(blob, offsets.tolist(), keys)
+    return ArticleColumns(blob)
 
 
 def check_reusable(old: Index, saved: ArticleColumns) -> None:
@@ -284,6 +294,7 @@ def merge(
             article_line(replace(a, first_passage=a.first_passage + n_kept))  # after the kept
             for a in fresh.articles
         ]
+        keys = _merged_keys(saved, kept, counts, fresh)
         phases.done("merge_articles")
         postings = finished.result()
         impacts.sync_soon()
@@ -298,7 +309,7 @@ def merge(
         key=key,
         terms=terms,
         doc_len=doc_len,
-        articles=ArticleTable.of_lines(lines),
+        articles=ArticleTable.of_lines(lines, keys),
         p_article=np.concatenate(
             (
                 np.repeat(np.arange(len(kept), dtype=np.int32), counts),
@@ -332,6 +343,29 @@ def merge(
     phases.done("merge_rest")
     merged.meta["reindex_phases"] = phases.seconds
     return merged
+
+
+def _merged_keys(
+    saved: ArticleColumns, kept: Sequence[tuple[int, str]], counts: I64, fresh: Index
+) -> ArticleKeys:
+    """The merged table's keys: the kept articles' (with their paths now), then the fresh ones'."""
+    rows = [r for r, _ in kept]
+    kept_keys = ArticleKeys(
+        [saved.ids[r] for r in rows],
+        [saved.hashes[r] for r in rows],
+        [path for _, path in kept],
+        counts.tolist(),
+    )
+    articles = fresh.articles
+    fresh_keys = articles.article_keys() if isinstance(articles, ArticleTable) else None
+    if fresh_keys is None:
+        fresh_keys = ArticleKeys(
+            [a.id for a in articles],
+            [a.content_hash for a in articles],
+            [a.path for a in articles],
+            [a.passage_count for a in articles],
+        )
+    return kept_keys + fresh_keys
 
 
 def _merge_postings(

@@ -44,6 +44,7 @@ tables.json            JSON         {"speakers": [...], "skipped": [{"path", "re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -211,6 +212,10 @@ def relocated(line: bytes | None, row: dict[str, Any], path: str, first_passage:
 # quote inside a JSON string is escaped, so the keys matched here are never inside a value.
 _STRING = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
 _PATH_HEAD = b', "path": "'
+_HASH_KEY = b'"content_hash": "'
+_HASH_SIZE = 32  # hex digits of a content hash
+_PATH_FIELD = re.compile(re.escape(_PATH_HEAD[:-1]))
+_HASH_FIELD = re.compile(re.escape(_HASH_KEY))
 _FIRST_HEAD = b'", "first_passage": '
 _COUNT_HEAD = b', "passage_count": '
 _LINE_END = b"}\n"
@@ -225,6 +230,64 @@ _TAIL_FIXED = len(_PATH_HEAD) + len(_FIRST_HEAD) + len(_COUNT_HEAD) + len(_LINE_
 def _unescaped(raw: bytes) -> str:
     text: str = json.loads(b'"' + raw + b'"')
     return text
+
+
+ARTICLE_KEYS = "article_keys.json"
+
+
+@dataclass(frozen=True)
+class ArticleKeys:
+    """The columns of an article table a reindex looks up first: each article's id, content hash,
+    path and passage count, in table order.
+
+    Saved beside articles.jsonl (``ARTICLE_KEYS``) by the builds that made the table, so a reindex
+    reads them as JSON instead of matching every line (``ArticleColumns.from_keys`` checks them
+    against the lines). An index without the file is read the old way.
+    """
+
+    ids: list[str]
+    hashes: list[str]
+    paths: list[str]
+    counts: list[int]
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        if not len(self.hashes) == len(self.paths) == len(self.counts) == n:
+            raise ValueError("article keys of unequal lengths")
+
+    def to_json(self) -> bytes:
+        doc = {"ids": self.ids, "hashes": self.hashes, "paths": self.paths, "counts": self.counts}
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def read(cls, path: Path) -> ArticleKeys | None:
+        """The keys saved at ``path``; None when there are none or they are unreadable."""
+        try:
+            doc = json.loads(path.read_bytes())
+            keys = cls(doc["ids"], doc["hashes"], doc["paths"], doc["counts"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return keys
+
+    def __add__(self, other: ArticleKeys) -> ArticleKeys:
+        return ArticleKeys(
+            self.ids + other.ids,
+            self.hashes + other.hashes,
+            self.paths + other.paths,
+            self.counts + other.counts,
+        )
+
+
+def _each_line_once(blob: bytes, key: re.Pattern[bytes], bounds: I64) -> I64:
+    """Where ``key`` starts in each line (lines ``blob[bounds[i]:bounds[i + 1]]``); ValueError
+    unless it is in every line exactly once. One scan of the blob, not a search per line."""
+    n = int(bounds.shape[0]) - 1
+    at = np.fromiter((m.start() for m in key.finditer(blob)), dtype=np.int64)
+    if at.shape[0] != n or (
+        n and (bool((at < bounds[:-1]).any()) or bool((at >= bounds[1:]).any()))
+    ):
+        raise ValueError("a line of the article table lacks a field, or repeats it")
+    return at
 
 
 class ArticleColumns:
@@ -266,6 +329,37 @@ class ArticleColumns:
         self.paths = [row["path"] for row in rows]
         self.firsts = np.fromiter((row["first_passage"] for row in rows), np.int64, count=n)
         self.counts = np.fromiter((row["passage_count"] for row in rows), np.int64, count=n)
+
+    @classmethod
+    def from_keys(cls, blob: bytes, offsets: Sequence[int], keys: ArticleKeys) -> ArticleColumns:
+        """The columns of lines this version wrote, taken from their saved ``keys``.
+
+        Every line must hold its key's content hash (what a reindex matches sources by) and a
+        path field, where its tail is cut; raises ValueError otherwise. No loop over the lines
+        in Python: this is most of a reindex's start.
+        """
+        self = cls.__new__(cls)
+        self.blob = blob
+        self.offsets = list(offsets)
+        n = len(self.offsets) - 1
+        if n != len(keys.ids) or self.offsets[-1] != len(blob) or self.offsets[0] != 0:
+            raise ValueError("article keys do not match the article table")
+        self.ids, self.hashes, self.paths = keys.ids, keys.hashes, keys.paths
+        self.counts = np.asarray(keys.counts, dtype=np.int64).reshape(-1)
+        self.firsts = np.cumsum(self.counts) - self.counts
+        bounds = np.asarray(self.offsets, dtype=np.int64)
+        cuts = _each_line_once(blob, _PATH_FIELD, bounds)
+        at = _each_line_once(blob, _HASH_FIELD, bounds) + len(_HASH_KEY)
+        wanted = np.frombuffer("".join(keys.hashes).encode(), dtype=np.uint8)
+        if wanted.shape[0] != _HASH_SIZE * n or (n and int(at.max()) + _HASH_SIZE > len(blob)):
+            raise ValueError("article keys do not match the article table's content hashes")
+        spans = at.astype(np.int32)[:, None] + np.arange(_HASH_SIZE, dtype=np.int32)
+        found = np.frombuffer(blob, dtype=np.uint8)[spans]
+        if not np.array_equal(found.reshape(-1), wanted):
+            raise ValueError("article keys do not match the article table's content hashes")
+        cuts_list: list[int] = cuts.tolist()
+        self._cuts = cuts_list
+        return self
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -368,17 +462,43 @@ class ArticleTable(Sequence[ArticleInfo]):
     ``offsets`` (A + 1) are the lines' byte offsets. A save writes the lines as they are.
     """
 
-    def __init__(self, lines: _FileRanges | _BytesRanges, offsets: I64) -> None:
+    def __init__(
+        self,
+        lines: _FileRanges | _BytesRanges,
+        offsets: I64,
+        keys: ArticleKeys | Path | None = None,
+    ) -> None:
         self._lines = lines
         self._offsets = offsets
+        # The table's ArticleKeys: in memory (a build's), or where they were saved (read when
+        # needed), or None.
+        self.keys = keys
         self._cache: dict[int, ArticleInfo] = {}
 
     @classmethod
-    def of_lines(cls, lines: Sequence[bytes]) -> ArticleTable:
-        """A table of these lines (``article_line`` s), kept in memory."""
+    def of_lines(cls, lines: Sequence[bytes], keys: ArticleKeys | None = None) -> ArticleTable:
+        """A table of these lines (``article_line`` s), kept in memory, with their keys."""
         offsets = np.zeros(len(lines) + 1, dtype=np.int64)
         np.cumsum([len(line) for line in lines], out=offsets[1:])
-        return cls(_BytesRanges(b"".join(lines)), offsets)
+        if keys is not None and len(keys.ids) != len(lines):
+            raise ValueError("article keys do not match the lines")
+        return cls(_BytesRanges(b"".join(lines)), offsets, keys)
+
+    def article_keys(self) -> ArticleKeys | None:
+        """The table's keys, in memory or read from their file (None when there are none)."""
+        if isinstance(self.keys, Path):
+            return ArticleKeys.read(self.keys)
+        return self.keys
+
+    def columns(self) -> ArticleColumns:
+        """The table as ``ArticleColumns``: from its keys when it has them (checked against the
+        lines; matched line by line when they do not agree)."""
+        blob, offsets = self.raw()
+        keys = self.article_keys()
+        if keys is not None:
+            with contextlib.suppress(ValueError):
+                return ArticleColumns.from_keys(blob, offsets.tolist(), keys)
+        return ArticleColumns(blob)
 
     def raw(self) -> tuple[bytes, I64]:
         """All the lines, as one blob, and their offsets."""
@@ -403,7 +523,7 @@ class ArticleTable(Sequence[ArticleInfo]):
 
     def content_hashes(self) -> dict[str, str]:
         """Article id -> content hash for every article, without parsing (or caching) them."""
-        columns = ArticleColumns(self.raw()[0])
+        columns = self.columns()
         return dict(zip(columns.ids, columns.hashes, strict=True))
 
     @overload
@@ -778,6 +898,9 @@ class Index:
         blob, offsets = articles.raw()
         synced(_write_bytes(tmp / "articles.jsonl", blob))
         synced(_write_array(tmp / "article_offsets.npy", offsets))
+        keys = articles.article_keys()
+        if keys is not None:
+            synced(_write_bytes(tmp / ARTICLE_KEYS, keys.to_json()))
         doc = {"speakers": self.speakers, "skipped": [asdict(s) for s in self.skipped]}
         synced(_write_bytes(tmp / "tables.json", json.dumps(doc, ensure_ascii=False).encode()))
 
@@ -855,7 +978,7 @@ class Index:
             analyzer_fingerprint=meta["analyzer"],
             key=meta.get("key", ""),
             terms=terms,
-            articles=ArticleTable(article_lines, article_offsets),
+            articles=ArticleTable(article_lines, article_offsets, path / ARTICLE_KEYS),
             speakers=tables["speakers"],
             skipped=[Skipped(**s) for s in tables["skipped"]],
             text_blob=blob,
