@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 
 from askbot.search import build as build_module
 from askbot.search import corpus as corpus_module
-from askbot.search import incremental, pruning, tokenize_parallel
+from askbot.search import incremental, pruning, residency, tokenize_parallel
 from askbot.search import index as index_module
 from askbot.search.analysis import Analyzer
 from askbot.search.index import ArticleInfo, BM25Params, Index, article_line, relocated
@@ -725,3 +726,24 @@ def test_a_reindex_without_usable_keys_reads_the_lines_and_stays_exact(
     assert new.index.meta["reindexed_from"] == old.index.key
     _assert_same_scores(Index.load(new.path), cold.index)
     assert _saved_keys(new.path) == _keys_of(list(Index.load(new.path).articles))
+
+
+def test_a_reindex_prefetches_the_saved_arrays_it_reads_whole(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before it reads the corpus, a reindex asks for every saved array the merge scans."""
+    old = _build(corpus, tmp_path / "idx")
+    asked: list[list[Path]] = []
+    done = threading.Event()
+
+    def prefetch(paths: list[Path]) -> None:  # on the reindex's thread
+        asked.append(list(paths))
+        done.set()
+
+    monkeypatch.setattr(residency, "prefetch", prefetch)
+    _change(corpus)
+    assert "reindexed_from" in _build(corpus, tmp_path / "idx").index.meta
+    assert done.wait(10)
+    (paths,) = asked
+    assert {p.name for p in paths} >= {"docs.npy", "tfs.npy", "indptr.npy", "doc_len.npy"}
+    assert all(p.parent == old.path and p.is_file() for p in paths)

@@ -88,3 +88,10 @@ def test_a_loaded_index_maps_every_array_it_advises(tmp_path: Path) -> None:
     loaded = index_module.Index.load(path)
     arrays = [getattr(loaded, name) for name in index_module.Index._ARRAYS]
     assert residency.advise_random(arrays) == len(arrays)
+
+
+def test_prefetching_missing_files_is_harmless(tmp_path: Path) -> None:
+    """prefetch is a hint: a file that is not there is passed over."""
+    path = _written(tmp_path, mb=1)
+    residency.prefetch([tmp_path / "missing.npy", path])
+    assert np.load(path).shape == (2**18,)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from askbot.search import pruning
+from askbot.search import pruning, residency
 from askbot.search.analysis import Analyzer
 from askbot.search.build import SpilledArray, TextSpool, build_changed_index
 from askbot.search.corpus import (
@@ -128,6 +128,13 @@ def check_reusable(old: Index, saved: ArticleColumns) -> None:
         raise ReindexUnsupported("saved article table does not match its passages")
 
 
+# The saved arrays a reindex reads in full (texts are linked, not read).
+SCANNED_ARRAYS = (
+    "docs", "tfs", "indptr", "doc_len", "p_paragraph", "p_window", "p_hash", "p_speaker",
+    "text_offsets",
+)  # fmt: skip
+
+
 def reindex(
     old_path: Path,
     corpus_dir: Path,
@@ -144,6 +151,10 @@ def reindex(
     Raises ReindexUnsupported (or IndexFormatError) when a cold build is needed instead.
     """
     phases = Phases()
+    # The merge reads these whole: their disk reads (a saved index's files are mostly not in
+    # the page cache) start now, on a thread, and overlap the reading of the corpus.
+    scanned = [old_path / f"{name}.npy" for name in SCANNED_ARRAYS]
+    threading.Thread(target=residency.prefetch, args=(scanned,), daemon=True).start()
     # scan: the merge reads every posting, so readahead stays on.
     old = Index.load(
         old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params, scan=True
