@@ -95,3 +95,20 @@ def test_prefetching_missing_files_is_harmless(tmp_path: Path) -> None:
     path = _written(tmp_path, mb=1)
     residency.prefetch([tmp_path / "missing.npy", path])
     assert np.load(path).shape == (2**18,)
+
+
+def test_prefetch_asks_for_every_chunk_of_each_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One WILLNEED for a whole file reads only its first MBs: prefetch asks chunk by chunk,
+    from the first byte to the last."""
+    path = _written(tmp_path, mb=20)  # 20 MB of int32, plus the .npy header
+    calls: list[tuple[int, int, int]] = []
+    monkeypatch.setattr(
+        os, "posix_fadvise", lambda fd, start, n, advice: calls.append((start, n, advice))
+    )
+    residency.prefetch([path])
+    size = path.stat().st_size
+    starts = [start for start, _, _ in calls]
+    assert starts == list(range(0, size, residency.PREFETCH_CHUNK))
+    assert all(n == residency.PREFETCH_CHUNK and a == os.POSIX_FADV_WILLNEED for _, n, a in calls)
