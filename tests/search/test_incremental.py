@@ -747,3 +747,22 @@ def test_a_reindex_prefetches_the_saved_arrays_it_reads_whole(
     (paths,) = asked
     assert {p.name for p in paths} >= {"docs.npy", "tfs.npy", "indptr.npy", "doc_len.npy"}
     assert all(p.parent == old.path and p.is_file() for p in paths)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"ids": ["a"], "hashes": ["ab" * 16], "paths": ["p"]},
+        {"ids": [1], "hashes": ["ab" * 16], "paths": ["p"], "counts": [1]},
+        {"ids": ["a"], "hashes": ["ab" * 16], "paths": ["p"], "counts": ["1"]},
+        {"ids": ["a", "b"], "hashes": ["ab" * 16], "paths": ["p"], "counts": [1]},
+        {"ids": "a", "hashes": "b", "paths": "c", "counts": [1]},
+        ["not", "an", "object"],
+    ],
+)
+def test_article_keys_of_the_wrong_shape_are_not_read(tmp_path: Path, doc: object) -> None:
+    """A keys file missing a column, with items of the wrong type or columns of unequal
+    lengths reads as no keys (the table is then read line by line)."""
+    path = tmp_path / index_module.ARTICLE_KEYS
+    path.write_text(json.dumps(doc))
+    assert index_module.ArticleKeys.read(path) is None

@@ -94,7 +94,7 @@ def read_saved_articles(path: Path) -> ArticleColumns:
     blob = (path / "articles.jsonl").read_bytes()
     keys = ArticleKeys.read(path / ARTICLE_KEYS)
     if keys is not None:
-        with contextlib.suppress(ValueError, OSError):
+        with contextlib.suppress(ValueError, TypeError, OSError):
             offsets = np.load(path / "article_offsets.npy", allow_pickle=False)
             return ArticleColumns.from_keys(blob, offsets.tolist(), keys)
     return ArticleColumns(blob)

@@ -267,6 +267,13 @@ class ArticleKeys:
             keys = cls(doc["ids"], doc["hashes"], doc["paths"], doc["counts"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        texts = (keys.ids, keys.hashes, keys.paths)
+        if not all(
+            isinstance(column, list) and set(map(type, column)) <= {str} for column in texts
+        ):
+            return None
+        if not isinstance(keys.counts, list) or not set(map(type, keys.counts)) <= {int}:
+            return None
         return keys
 
     def __add__(self, other: ArticleKeys) -> ArticleKeys:
@@ -353,10 +360,13 @@ class ArticleColumns:
         wanted = np.frombuffer("".join(keys.hashes).encode(), dtype=np.uint8)
         if wanted.shape[0] != _HASH_SIZE * n or (n and int(at.max()) + _HASH_SIZE > len(blob)):
             raise ValueError("article keys do not match the article table's content hashes")
-        spans = at.astype(np.int32)[:, None] + np.arange(_HASH_SIZE, dtype=np.int32)
-        found = np.frombuffer(blob, dtype=np.uint8)[spans]
-        if not np.array_equal(found.reshape(-1), wanted):
-            raise ValueError("article keys do not match the article table's content hashes")
+        if n:
+            windows = np.lib.stride_tricks.sliding_window_view(
+                np.frombuffer(blob, dtype=np.uint8), _HASH_SIZE
+            )
+            found = windows[at]  # each line's 32 bytes after its hash key (a copy of those only)
+            if not np.array_equal(found.reshape(-1), wanted):
+                raise ValueError("article keys do not match the article table's content hashes")
         cuts_list: list[int] = cuts.tolist()
         self._cuts = cuts_list
         return self
@@ -496,7 +506,7 @@ class ArticleTable(Sequence[ArticleInfo]):
         blob, offsets = self.raw()
         keys = self.article_keys()
         if keys is not None:
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, TypeError):
                 return ArticleColumns.from_keys(blob, offsets.tolist(), keys)
         return ArticleColumns(blob)
 
