@@ -766,3 +766,33 @@ def test_article_keys_of_the_wrong_shape_are_not_read(tmp_path: Path, doc: objec
     path = tmp_path / index_module.ARTICLE_KEYS
     path.write_text(json.dumps(doc))
     assert index_module.ArticleKeys.read(path) is None
+
+
+@pytest.mark.parametrize("saved", ["reusable", "unusable"])
+def test_the_prefetch_is_over_before_any_analysis_forks_workers(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, saved: str
+) -> None:
+    """Workers are forked only from a single-threaded process: however slow the prefetch, its
+    thread has ended when the analysis starts, after a reindex's reading of the saved index or
+    after it gave up on it for a cold build."""
+    _build(corpus, tmp_path / "idx")
+    gate = threading.Event()  # never set: the fake prefetch blocks until its timeout
+    monkeypatch.setattr(residency, "prefetch", lambda paths: gate.wait(0.5))
+    alive: list[bool] = []
+    analyse = build_module.analyse_tasks_in_parallel
+
+    def spy(*args: object, **kwargs: object) -> object:
+        alive.append(any(t.name == incremental.PREFETCH_THREAD for t in threading.enumerate()))
+        return analyse(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build_module, "analyse_tasks_in_parallel", spy)
+    if saved == "unusable":
+
+        def refuse(*args: object) -> None:
+            raise incremental.ReindexUnsupported("refused by the test")
+
+        monkeypatch.setattr(incremental, "check_reusable", refuse)
+    _change(corpus)
+    built = _build(corpus, tmp_path / "idx")
+    assert ("reindexed_from" in built.index.meta) == (saved == "reusable")
+    assert alive == [False]

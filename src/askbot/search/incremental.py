@@ -128,6 +128,7 @@ def check_reusable(old: Index, saved: ArticleColumns) -> None:
         raise ReindexUnsupported("saved article table does not match its passages")
 
 
+PREFETCH_THREAD = "askbot-prefetch"
 # The saved arrays a reindex reads in full (texts are linked, not read).
 SCANNED_ARRAYS = (
     "docs", "tfs", "indptr", "doc_len", "p_paragraph", "p_window", "p_hash", "p_speaker",
@@ -152,19 +153,21 @@ def reindex(
     """
     phases = Phases()
     # The merge reads these whole: their disk reads (a saved index's files are mostly not in
-    # the page cache) start now, on a thread, and overlap the reading of the corpus.
+    # the page cache) are queued now, on a thread, and overlap the reading of the corpus.
     scanned = [old_path / f"{name}.npy" for name in SCANNED_ARRAYS]
-    threading.Thread(target=residency.prefetch, args=(scanned,), daemon=True).start()
-    # scan: the merge reads every posting, so readahead stays on.
-    old = Index.load(
-        old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params, scan=True
+    prefetching = threading.Thread(
+        target=residency.prefetch, args=(scanned,), name=PREFETCH_THREAD, daemon=True
     )
+    prefetching.start()
     try:
-        saved = read_saved_articles(old_path)
-    except (OSError, ValueError) as exc:
-        raise ReindexUnsupported(f"unreadable article table: {exc}") from None
-    phases.done("read_articles")
-    check_reusable(old, saved)
+        old, saved, replay, reuse = _read_saved(
+            old_path, analyzer, params, corpus_dir, max_file_bytes, phases
+        )
+    finally:
+        # Queuing the reads takes a fraction of a second (the reads go on without the thread);
+        # it is over before anything forks workers, which needs a single-threaded process
+        # (tokenize_parallel.can_fork: otherwise the corpus is analysed here, on one core).
+        prefetching.join()
     known = dict(zip(saved.hashes, enumerate(saved.ids), strict=True))
     limit = MAX_CHANGED_FRACTION * max(len(saved), 1)
     new = [0]
@@ -175,8 +178,6 @@ def reindex(
             raise ReindexUnsupported(f"over {new[0]} articles are new or changed")
 
     kwargs: dict[str, Any] = {} if workers is None else {"workers": workers}
-    replay, reuse = _unchanged_files(old, saved, corpus_dir, max_file_bytes)
-    phases.done("plan")
     fresh, kept = build_changed_index(
         corpus_dir,
         analyzer,
@@ -197,6 +198,30 @@ def reindex(
     if unchanged(old, saved, kept, fresh):
         return None
     return merge(old, saved, kept, fresh, key=key, spill_dir=old_path.parent, phases=phases)
+
+
+def _read_saved(
+    old_path: Path,
+    analyzer: Analyzer,
+    params: BM25Params,
+    corpus_dir: Path,
+    max_file_bytes: int,
+    phases: Phases,
+) -> tuple[Index, ArticleColumns, Replay, Callable[[str, FileStamp], bool] | None]:
+    """The saved index, its article table, and which corpus files need not be read again."""
+    # scan: the merge reads every posting, so readahead stays on.
+    old = Index.load(
+        old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params, scan=True
+    )
+    try:
+        saved = read_saved_articles(old_path)
+    except (OSError, ValueError) as exc:
+        raise ReindexUnsupported(f"unreadable article table: {exc}") from None
+    phases.done("read_articles")
+    check_reusable(old, saved)
+    replay, reuse = _unchanged_files(old, saved, corpus_dir, max_file_bytes)
+    phases.done("plan")
+    return old, saved, replay, reuse
 
 
 def _unchanged_files(
