@@ -495,6 +495,21 @@ static int flush(Table *t, PyObject *texts, PyObject *callback, Py_ssize_t pendi
         }                                                                                      \
     } while (0)
 
+/* bits[i / 64] onwards (i a multiple of 64), by table: bit j is table[s[j]] for j < n, and
+ * `fill` (all bits or none) from n on and in the whole word after the last. What the SSE2
+ * loops leave, and all of a text where SSE2 is not exact. */
+static void table_bits(const Py_UCS1 *s, Py_ssize_t i, Py_ssize_t n, const uint8_t *table,
+                       uint64_t fill, uint64_t *bits) {
+    for (; i < n; i += 64) {
+        uint64_t m = 0;
+        Py_ssize_t stop = n - i < 64 ? n - i : 64;
+        for (Py_ssize_t j = 0; j < stop; j++) m |= (uint64_t)table[s[i + j]] << j;
+        if (stop < 64) m |= fill << stop;
+        bits[i / 64] = m;
+    }
+    bits[(n + 63) / 64] = fill;
+}
+
 /* Bit i of bits[i / 64]: character i of a Latin-1 text is whitespace; bits from n on are set
  * (the text ends as if in spaces), with one whole word of them after the last. Found 16
  * characters at a time where SSE2 is (every x86-64), so the chunks are then walked by bit scans
@@ -519,14 +534,7 @@ static int space_bits(Table *t, const Py_UCS1 *s, Py_ssize_t n) {
         bits[i / 64] = m;
     }
 #endif
-    for (; i < n; i += 64) {
-        uint64_t m = 0;
-        Py_ssize_t stop = n - i < 64 ? n - i : 64;
-        for (Py_ssize_t j = 0; j < stop; j++) m |= (uint64_t)space1[s[i + j]] << j;
-        if (stop < 64) m |= ~UINT64_C(0) << stop;
-        bits[i / 64] = m;
-    }
-    bits[(n + 63) / 64] = ~UINT64_C(0);
+    table_bits(s, i, n, space1, ~UINT64_C(0), bits);
     return 0;
 }
 
@@ -1134,13 +1142,7 @@ static void word_bits(const Py_UCS1 *s, Py_ssize_t n, uint64_t *bits) {
         bits[i / 64] = m;
     }
 #endif
-    for (; i < n; i += 64) {
-        uint64_t m = 0;
-        Py_ssize_t stop = n - i < 64 ? n - i : 64;
-        for (Py_ssize_t j = 0; j < stop; j++) m |= (uint64_t)word1[s[i + j]] << j;
-        bits[i / 64] = m;
-    }
-    bits[(n + 63) / 64] = 0;
+    table_bits(s, i, n, word1, 0, bits);
 }
 
 /* whole_words(text, words) -> [(start, end), ...]: every maximal run of word characters of text
