@@ -394,13 +394,8 @@ def _merged_keys(
     )
     articles = fresh.articles
     fresh_keys = articles.article_keys() if isinstance(articles, ArticleTable) else None
-    if fresh_keys is None:
-        fresh_keys = ArticleKeys(
-            [a.id for a in articles],
-            [a.content_hash for a in articles],
-            [a.path for a in articles],
-            [a.passage_count for a in articles],
-        )
+    if fresh_keys is None:  # build_changed_index always makes them
+        raise ReindexUnsupported("the new articles come without their keys")
     return kept_keys + fresh_keys
 
 
