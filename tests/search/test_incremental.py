@@ -372,7 +372,7 @@ def test_damaged_saved_index_builds_cold(corpus: Path, tmp_path: Path) -> None:
 def test_inconsistent_saved_index_builds_cold(corpus: Path, tmp_path: Path) -> None:
     """An article table that does not cover the passages is refused before any merge."""
     old = _build(corpus, tmp_path / "idx")
-    saved = incremental.read_saved_articles(old.path)
+    saved = incremental.read_saved_articles(old.index)
     saved.counts[1] += 1
     with pytest.raises(incremental.ReindexUnsupported, match="article table"):
         incremental.check_reusable(Index.load(old.path), saved)
@@ -575,7 +575,7 @@ def test_a_reindex_after_every_file_changed_lists_no_saved_sources(
 ) -> None:
     """With no file as the saved index recorded it, nothing is replayed or reused."""
     old = _build(corpus, tmp_path / "idx")
-    saved = incremental.read_saved_articles(old.path)
+    saved = incremental.read_saved_articles(old.index)
     limit = corpus_module.DEFAULT_MAX_FILE_BYTES
     replay, reuse = incremental._unchanged_files(old.index, saved, corpus, limit)
     assert replay and reuse is not None  # before: every file can be replayed
@@ -588,7 +588,7 @@ def test_a_reindex_after_every_file_changed_lists_no_saved_sources(
 def test_saved_article_lines_are_read_with_their_offsets(corpus: Path, tmp_path: Path) -> None:
     """read_saved_articles keeps each article's line: it parses to the article's row."""
     old = _build(corpus, tmp_path / "idx")
-    saved = incremental.read_saved_articles(old.path)
+    saved = incremental.read_saved_articles(old.index)
     assert len(saved) == len(old.index.articles)
     for i, info in enumerate(old.index.articles):
         assert json.loads(saved.line(i)) == asdict(info)

@@ -15,7 +15,6 @@ The saved folder is only read: a running bot may have it memory-mapped.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import json
 import os
 import shutil
@@ -41,7 +40,6 @@ from askbot.search.corpus import (
     file_stamp,
 )
 from askbot.search.index import (
-    ARTICLE_KEYS,
     I32,
     I64,
     ArticleColumns,
@@ -88,16 +86,13 @@ def build_markers() -> dict[str, Any]:
     return {"article_hash": ARTICLE_HASH, "passage_rules": [SPEAKER_RULES_VERSION, WINDOW_WORDS]}
 
 
-def read_saved_articles(path: Path) -> ArticleColumns:
+def read_saved_articles(old: Index) -> ArticleColumns:
     """The saved index's article table, as the columns a reindex needs (``ArticleColumns``):
     from its saved keys when they agree with its lines, else matched line by line."""
-    blob = (path / "articles.jsonl").read_bytes()
-    keys = ArticleKeys.read(path / ARTICLE_KEYS)
-    if keys is not None:
-        with contextlib.suppress(ValueError, TypeError, OSError):
-            offsets = np.load(path / "article_offsets.npy", allow_pickle=False)
-            return ArticleColumns.from_keys(blob, offsets.tolist(), keys)
-    return ArticleColumns(blob)
+    articles = old.articles
+    if not isinstance(articles, ArticleTable):  # a loaded index's table always is
+        raise ValueError("the saved index has no article table")
+    return articles.columns()
 
 
 def check_reusable(old: Index, saved: ArticleColumns) -> None:
@@ -214,7 +209,7 @@ def _read_saved(
         old_path, analyzer_fingerprint=analyzer.fingerprint(), params=params, scan=True
     )
     try:
-        saved = read_saved_articles(old_path)
+        saved = read_saved_articles(old)
     except (OSError, ValueError) as exc:
         raise ReindexUnsupported(f"unreadable article table: {exc}") from None
     phases.done("read_articles")
